@@ -1,0 +1,99 @@
+"""Make sure the BNG customer of an order exists in M3 (CRS610MI) and is cross-referenced."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.connections import Connections
+from activities.errors import BNG_BUSINESS_ERROR, classified_errors
+from clients.bng.models import Customer
+from clients.m3.errors import M3BusinessError
+from mapping.engine import apply_mapping
+from mapping.loader import load_lookups, load_mapping
+from storage import xref
+
+# M3's "Record already exists" message id: an earlier attempt of ours already created it.
+ALREADY_EXISTS = "XRE0103"
+
+
+class EnsureCustomerInput(BaseModel):
+    bng_customer_id: str
+
+
+class EnsuredCustomer(BaseModel):
+    cuno: str
+    created: bool = False
+
+
+def deterministic_cuno(bng_customer_id: str) -> str:
+    """A stable M3 customer number for an auto-created customer, so a retried Add finds its own."""
+    digest = hashlib.sha256(bng_customer_id.encode()).digest()
+    return "W" + base64.b32encode(digest).decode()[:9]
+
+
+class M3CustomerActivities:
+    def __init__(self, connections: Connections) -> None:
+        self._c = connections
+
+    @activity.defn
+    async def ensure_m3_customer(self, data: EnsureCustomerInput) -> EnsuredCustomer:
+        cuno = await asyncio.to_thread(self._linked_cuno, data.bng_customer_id)
+        created = False
+        with classified_errors():
+            if cuno is None:
+                customer = await self._c.bng.get_customer(data.bng_customer_id)
+                cuno = customer.ExternalID or None
+                if cuno is None:
+                    cuno = await self._create_in_m3(customer)
+                    created = True
+                    await self._c.bng.update_customer(data.bng_customer_id, {"ExternalID": cuno})
+            # The customer must really exist in M3; an unknown number is M3's NOK, parked as such.
+            await self._c.m3.get_one("CRS610MI", "GetBasicData", {"CUNO": cuno})
+        await asyncio.to_thread(self._link, data.bng_customer_id, cuno)
+        return EnsuredCustomer(cuno=cuno, created=created)
+
+    async def _create_in_m3(self, customer: Customer) -> str:
+        settings = self._c.settings
+        if not settings.m3_auto_create_customers:
+            raise ApplicationError(
+                f"BNG customer {customer.CustomerID} has no M3 customer and auto-create is off",
+                type=BNG_BUSINESS_ERROR,
+                non_retryable=True,
+            )
+        mapped = apply_mapping(
+            load_mapping("customer.bng_to_m3"),
+            customer.model_dump(mode="json"),
+            context={"CUTM": settings.m3_customer_template},
+            lookups=load_lookups(),
+        )
+        if mapped.errors:
+            problems = "; ".join(e.message for e in mapped.errors)
+            raise ApplicationError(
+                f"BNG customer {customer.CustomerID} cannot be created in M3: {problems}",
+                [e.model_dump() for e in mapped.errors],
+                type=BNG_BUSINESS_ERROR,
+                non_retryable=True,
+            )
+        cuno = deterministic_cuno(customer.CustomerID)
+        try:
+            await self._c.m3.execute("CRS610MI", "Add", {**mapped.values, "CUNO": cuno})
+        except M3BusinessError as error:
+            if error.code != ALREADY_EXISTS:
+                raise
+        return cuno
+
+    def _linked_cuno(self, bng_customer_id: str) -> str | None:
+        with self._c.sessions() as session:
+            link = xref.find_customer(session, bng_customer_id)
+            return link.m3_cuno if link else None
+
+    def _link(self, bng_customer_id: str, cuno: str) -> None:
+        with self._c.sessions() as session:
+            xref.link_customer(session, bng_customer_id=bng_customer_id, cono=self._c.settings.m3_cono, cuno=cuno)
+            session.commit()

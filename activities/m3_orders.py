@@ -1,0 +1,153 @@
+"""Create the M3 customer order with OIS100MI batch entry, idempotently, and undo it when needed.
+
+Every step first looks for what an earlier attempt may already have done (by the BNG order id,
+which travels as the customer's order number CUOR), so retries and worker crashes never create
+a second order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from activities.connections import Connections
+from activities.errors import classified_errors, m3_business_failure
+from clients.m3.client import M3Transaction
+from clients.m3.errors import M3BusinessError
+from storage import xref
+
+
+class AddOrderHeadInput(BaseModel):
+    bng_order_id: str
+    cuno: str
+    head: dict[str, str]
+    workflow_id: str
+
+
+class OrderHead(BaseModel):
+    temporary_order_number: str | None = None
+    order_number: str | None = Field(default=None, description="Set when the order was already confirmed")
+
+
+class AddOrderLinesInput(BaseModel):
+    temporary_order_number: str
+    lines: list[dict[str, str]]
+
+
+class ConfirmOrderInput(BaseModel):
+    bng_order_id: str
+    cuno: str
+    temporary_order_number: str
+    workflow_id: str
+
+
+class DeleteBatchOrderInput(BaseModel):
+    cuno: str
+    cuor: str
+    temporary_order_number: str
+
+
+class M3OrderActivities:
+    def __init__(self, connections: Connections) -> None:
+        self._c = connections
+
+    @activity.defn
+    async def add_m3_order_head(self, data: AddOrderHeadInput) -> OrderHead:
+        with classified_errors():
+            confirmed = await self._confirmed_order(data.cuno, data.bng_order_id)
+            if confirmed:
+                return OrderHead(order_number=confirmed)
+            pending = await self._batch_heads(data.cuno, data.bng_order_id)
+            if pending:
+                return OrderHead(temporary_order_number=pending[0])
+            record = {**data.head, "CUNO": data.cuno, "CUOR": data.bng_order_id}
+            head = await self._c.m3.get_one("OIS100MI", "AddBatchHead", record)
+        temp = head["ORNO"]
+        await asyncio.to_thread(self._link, data.bng_order_id, data.workflow_id, temp, None)
+        return OrderHead(temporary_order_number=temp)
+
+    @activity.defn
+    async def add_m3_order_lines(self, data: AddOrderLinesInput) -> int:
+        """Add the lines an earlier attempt did not add; return how many were added now."""
+        temp = data.temporary_order_number
+        with classified_errors():
+            existing = await self._c.m3.execute("OIS100MI", "LstBatchLine", {"ORNO": temp}, maxrecs=0)
+            present = {row.get("PONR", "").lstrip("0") for row in existing}
+            missing = [line for line in data.lines if line.get("PONR", "").lstrip("0") not in present]
+            results = await self._c.m3.bulk(
+                "OIS100MI",
+                [M3Transaction(transaction="AddBatchLine", record={**line, "ORNO": temp}) for line in missing],
+            )
+        failed = [result.error for result in results if result.error is not None]
+        if failed:
+            # The first failure names M3's code and field; the rest are in the message.
+            first = failed[0]
+            if len(failed) > 1:
+                others = "; ".join(f"{e.code}: {e.message}" for e in failed[1:])
+                first = M3BusinessError(
+                    program=first.program,
+                    transaction=first.transaction,
+                    code=first.code,
+                    field=first.field,
+                    message=f"{first.message} (and {len(failed) - 1} more: {others})",
+                )
+            raise m3_business_failure(first)
+        return len(missing)
+
+    @activity.defn
+    async def confirm_m3_order(self, data: ConfirmOrderInput) -> str:
+        with classified_errors():
+            try:
+                confirmed = await self._c.m3.get_one(
+                    "OIS100MI", "Confirm", {"ORNO": data.temporary_order_number}
+                )
+                orno = confirmed["ORNO"]
+            except M3BusinessError:
+                # Confirmed by an earlier attempt whose answer was lost: the batch is gone, the order exists.
+                found = await self._confirmed_order(data.cuno, data.bng_order_id)
+                if found is None:
+                    raise
+                orno = found
+        await asyncio.to_thread(
+            self._link, data.bng_order_id, data.workflow_id, data.temporary_order_number, orno
+        )
+        return orno
+
+    @activity.defn
+    async def delete_m3_batch_order(self, data: DeleteBatchOrderInput) -> bool:
+        """Compensation: remove a batch order that can no longer be confirmed. True if it was deleted."""
+        with classified_errors():
+            if data.temporary_order_number not in await self._batch_heads(data.cuno, data.cuor):
+                return False
+            await self._c.m3.execute("OIS100MI", "DelBatchHead", {"ORNO": data.temporary_order_number})
+        return True
+
+    async def _confirmed_order(self, cuno: str, cuor: str) -> str | None:
+        linked = await asyncio.to_thread(self._linked_order, cuor)
+        if linked:
+            return linked
+        rows = await self._c.m3.execute("OIS100MI", "LstHead", {"CUNO": cuno}, maxrecs=0)
+        return next((row["ORNO"] for row in rows if row.get("CUOR") == cuor), None)
+
+    async def _batch_heads(self, cuno: str, cuor: str) -> list[str]:
+        rows = await self._c.m3.execute("OIS100MI", "LstBatchHead", {"CUNO": cuno, "CUOR": cuor}, maxrecs=0)
+        return [row["ORNO"] for row in rows if row.get("CUOR") == cuor]
+
+    def _linked_order(self, bng_order_id: str) -> str | None:
+        with self._c.sessions() as session:
+            link = xref.find_order_by_bng(session, bng_order_id)
+            return link.m3_orno if link else None
+
+    def _link(self, bng_order_id: str, workflow_id: str, temp: str | None, orno: str | None) -> None:
+        with self._c.sessions() as session:
+            xref.link_order(
+                session,
+                bng_order_id=bng_order_id,
+                cono=self._c.settings.m3_cono,
+                workflow_id=workflow_id,
+                temp_orno=temp,
+                orno=orno,
+            )
+            session.commit()

@@ -1,0 +1,56 @@
+"""Validate a BNG order and transform it into M3 batch-entry input, using the declared order map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+
+from clients.bng.models import Order
+from mapping.engine import apply_mapping
+from mapping.loader import load_lookups, load_mapping
+from workflows.models import FieldIssue
+
+
+class TransformOrderInput(BaseModel):
+    payload: dict[str, Any]
+    order_type: str
+
+
+class TransformOrderResult(BaseModel):
+    order: Order | None = None
+    head: dict[str, str] = {}
+    lines: list[dict[str, str]] = []
+    issues: list[FieldIssue] = []
+
+    @property
+    def ok(self) -> bool:
+        return self.order is not None and not self.issues
+
+
+def _schema_issues(error: ValidationError) -> list[FieldIssue]:
+    issues = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"])
+        issues.append(FieldIssue(field=path or "(body)", source=path or None, message=item["msg"]))
+    return issues
+
+
+@activity.defn
+async def transform_order(data: TransformOrderInput) -> TransformOrderResult:
+    try:
+        order = Order.model_validate(data.payload)
+    except ValidationError as error:
+        return TransformOrderResult(issues=_schema_issues(error))
+
+    result = apply_mapping(
+        load_mapping("order.bng_to_m3"),
+        order.model_dump(mode="json"),
+        context={"ORTP": data.order_type},
+        lookups=load_lookups(),
+    )
+    issues = [
+        FieldIssue(field=e.field, source=e.source, message=e.message, line=e.line) for e in result.errors
+    ]
+    return TransformOrderResult(order=order, head=result.values, lines=result.lines, issues=issues)

@@ -1,0 +1,309 @@
+"""Async client for BNG's REST API.
+
+    async with BngClient("http://127.0.0.1:8702", client_id="m3bng", client_secret="...") as bng:
+        order = await bng.get_order("BNG-10001")
+
+Transient failures (5xx, 429, timeouts, connection errors) are retried here with exponential
+backoff and jitter, honouring ``Retry-After``. A ``Retry-After`` longer than ``backoff_max`` is
+raised at once as ``BngRateLimitedError`` so the caller (a Temporal activity) can reschedule
+instead of holding a worker slot. 404 and 422 are never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+from pydantic import BaseModel
+
+from clients.bng.auth import ApiKeyAuth, ClientCredentialsAuth
+from clients.bng.errors import (
+    BngError,
+    BngNotFoundError,
+    BngRateLimitedError,
+    BngTransientError,
+    error_from_response,
+)
+from clients.bng.models import (
+    Customer,
+    InventoryLevel,
+    Invoice,
+    Order,
+    OrderStatus,
+    OrderStatusUpdate,
+    Payment,
+    Product,
+)
+
+log = structlog.get_logger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+API = "/api/v1"
+
+
+class BngClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        auth: httpx.Auth
+        if client_id and client_secret:
+            auth = ClientCredentialsAuth(f"{base_url.rstrip('/')}/oauth/token", client_id, client_secret)
+        elif api_key:
+            auth = ApiKeyAuth(api_key)
+        else:
+            raise ValueError("BngClient needs client_id + client_secret or an api_key")
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "m3bng"},
+        )
+
+    async def __aenter__(self) -> BngClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- orders -------------------------------------------------------------------------------
+
+    async def get_order(self, order_id: str) -> Order:
+        return await self._get_model(f"{API}/orders/{order_id}", Order)
+
+    async def iter_orders(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+        updated_since: datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Order]:
+        params = {"status": status, "customer_id": customer_id, "updated_since": updated_since}
+        async for item in self._paginate(f"{API}/orders", params, page_size):
+            yield Order.model_validate(item)
+
+    async def list_orders(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        customer_id: str | None = None,
+        updated_since: datetime | None = None,
+        page_size: int = 100,
+    ) -> list[Order]:
+        """Every matching order, all pages read."""
+        orders = self.iter_orders(
+            status=status, customer_id=customer_id, updated_since=updated_since, page_size=page_size
+        )
+        return [order async for order in orders]
+
+    async def create_order(self, order: Order, *, idempotency_key: str | None = None) -> Order:
+        return await self._post_model(f"{API}/orders", order, Order, idempotency_key=idempotency_key)
+
+    async def update_order_status(self, order_id: str, update: OrderStatusUpdate) -> Order:
+        response = await self._request("PATCH", f"{API}/orders/{order_id}", json=_dump(update))
+        return Order.model_validate(response.json())
+
+    async def put_invoice(self, order_id: str, invoice: Invoice) -> Order:
+        response = await self._request("PUT", f"{API}/orders/{order_id}/invoice", json=_dump(invoice))
+        return Order.model_validate(response.json())
+
+    async def capture_payment(
+        self,
+        order_id: str,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_id: str | None = None,
+        method: str = "Card",
+    ) -> Payment:
+        body: dict[str, Any] = {"Amount": str(amount), "Currency": currency, "Method": method}
+        if payment_id is not None:
+            body["PaymentID"] = payment_id
+        response = await self._request(
+            "POST", f"{API}/orders/{order_id}/payments", json=body, idempotency_key=payment_id
+        )
+        return Payment.model_validate(response.json())
+
+    async def list_payments(self, order_id: str) -> list[Payment]:
+        response = await self._request("GET", f"{API}/orders/{order_id}/payments")
+        return [Payment.model_validate(item) for item in response.json()["items"]]
+
+    # -- customers ----------------------------------------------------------------------------
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        return await self._get_model(f"{API}/customers/{customer_id}", Customer)
+
+    async def iter_customers(
+        self, *, page_size: int = 100, updated_since: datetime | None = None
+    ) -> AsyncIterator[Customer]:
+        async for item in self._paginate(f"{API}/customers", {"updated_since": updated_since}, page_size):
+            yield Customer.model_validate(item)
+
+    async def create_customer(self, customer: Customer, *, idempotency_key: str | None = None) -> Customer:
+        return await self._post_model(f"{API}/customers", customer, Customer, idempotency_key=idempotency_key)
+
+    async def update_customer(self, customer_id: str, changes: dict[str, Any]) -> Customer:
+        response = await self._request("PATCH", f"{API}/customers/{customer_id}", json=_jsonable(changes))
+        return Customer.model_validate(response.json())
+
+    # -- products -----------------------------------------------------------------------------
+
+    async def get_product(self, sku: str) -> Product:
+        return await self._get_model(f"{API}/products/{sku}", Product)
+
+    async def iter_products(
+        self, *, page_size: int = 100, updated_since: datetime | None = None
+    ) -> AsyncIterator[Product]:
+        async for item in self._paginate(f"{API}/products", {"updated_since": updated_since}, page_size):
+            yield Product.model_validate(item)
+
+    async def upsert_product(self, product: Product) -> Product:
+        """Update the product if BNG has it, create it otherwise."""
+        try:
+            response = await self._request("PATCH", f"{API}/products/{product.SKU}", json=_dump(product))
+        except BngNotFoundError:
+            return await self._post_model(f"{API}/products", product, Product, idempotency_key=None)
+        return Product.model_validate(response.json())
+
+    # -- inventory ----------------------------------------------------------------------------
+
+    async def set_inventory(
+        self, sku: str, warehouse: str, on_hand: Decimal, available: Decimal
+    ) -> InventoryLevel:
+        level = InventoryLevel(
+            SKU=sku, Warehouse=warehouse, QuantityOnHand=on_hand, QuantityAvailable=available
+        )
+        response = await self._request("PUT", f"{API}/inventory/{sku}/{warehouse}", json=_dump(level))
+        return InventoryLevel.model_validate(response.json())
+
+    async def iter_inventory(
+        self, *, sku: str | None = None, warehouse: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[InventoryLevel]:
+        async for item in self._paginate(f"{API}/inventory", {"sku": sku, "warehouse": warehouse}, page_size):
+            yield InventoryLevel.model_validate(item)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _get_model(self, path: str, model: type[ModelT]) -> ModelT:
+        response = await self._request("GET", path)
+        return model.model_validate(response.json())
+
+    async def _post_model(
+        self, path: str, body: BaseModel, model: type[ModelT], *, idempotency_key: str | None
+    ) -> ModelT:
+        response = await self._request("POST", path, json=_dump(body), idempotency_key=idempotency_key)
+        return model.model_validate(response.json())
+
+    async def _paginate(
+        self, path: str, params: dict[str, Any], page_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        query = {key: _param(value) for key, value in params.items() if value is not None}
+        query["page_size"] = str(page_size)
+        while True:
+            page = (await self._request("GET", path, params=query)).json()
+            for item in page["items"]:
+                yield item
+            if not page.get("next_cursor"):
+                return
+            query["cursor"] = page["next_cursor"]
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        headers = {}
+        if method == "POST":
+            # One key for every attempt of this call: a retried POST must not create twice.
+            headers["Idempotency-Key"] = idempotency_key or f"m3bng-{uuid.uuid4().hex}"
+        for attempt in range(1, self._max_attempts + 1):
+            error: BngError
+            try:
+                response = await self._http.request(method, path, json=json, params=params, headers=headers)
+            except httpx.TimeoutException as exc:
+                error = BngTransientError(f"BNG timed out on {method} {path}: {exc!r}")
+            except httpx.TransportError as exc:
+                error = BngTransientError(f"BNG unreachable on {method} {path}: {exc!r}")
+            else:
+                if response.is_success:
+                    return response
+                error = error_from_response(response)
+            if not isinstance(error, BngTransientError) or attempt == self._max_attempts:
+                raise error
+            delay = self._delay(attempt, error)
+            log.warning(
+                "bng.request.retry",
+                method=method,
+                path=path,
+                status_code=error.status_code,
+                attempt=attempt,
+                delay_seconds=round(delay, 3),
+            )
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, error: BngTransientError) -> float:
+        if isinstance(error, BngRateLimitedError) and error.retry_after is not None:
+            if error.retry_after > self._backoff_max:
+                # Too long to wait in-process: let the caller reschedule the whole call.
+                raise error
+            return error.retry_after
+        backoff = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+        # Jitter keeps many workers from retrying in lockstep.
+        return random.uniform(backoff / 2, backoff)
+
+
+def _dump(model: BaseModel) -> Any:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _dump(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

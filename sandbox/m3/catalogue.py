@@ -1,0 +1,281 @@
+"""The MI transactions the sandbox implements, with M3's field metadata.
+
+Types and lengths follow m3-api.md §3.1 and the transaction sections (taken there from M3's own
+generated metadata). The catalogue drives input validation, output padding and the v1 `Metadata`
+block, so one table keeps the three consistent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FieldType(StrEnum):
+    ALPHA = "A"
+    NUMERIC = "N"
+    DATE = "D"
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: FieldType
+    length: int
+    description: str
+
+
+@dataclass(frozen=True)
+class InputField:
+    field: FieldDef
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TransactionDef:
+    program: str
+    name: str
+    inputs: tuple[InputField, ...]
+    outputs: tuple[FieldDef, ...]
+    is_list: bool = False
+
+    def input(self, name: str) -> InputField | None:
+        return next((i for i in self.inputs if i.field.name == name), None)
+
+
+A, N, D = FieldType.ALPHA, FieldType.NUMERIC, FieldType.DATE
+# M3 reports dates as type D, length 10 (YYYYMMDD travels as 8 digits).
+DATE_LENGTH = 10
+
+_DEFS: list[tuple[str, FieldType, int, str]] = [
+    ("CONO", N, 3, "Company"),
+    ("DIVI", A, 3, "Division"),
+    ("LNCD", A, 2, "Language"),
+    ("CUNO", A, 10, "Customer number"),
+    ("CUTM", A, 10, "Customer template"),
+    ("CUNM", A, 36, "Customer name"),
+    ("CUA1", A, 36, "Customer address line 1"),
+    ("CUA2", A, 36, "Customer address line 2"),
+    ("CUA3", A, 36, "Customer address line 3"),
+    ("CUA4", A, 36, "Customer address line 4"),
+    ("PONO", A, 10, "Postal code"),
+    ("TOWN", A, 20, "City"),
+    ("CSCD", A, 3, "Country"),
+    ("PHNO", A, 16, "Telephone number 1"),
+    ("MAIL", A, 60, "Email address"),
+    ("YREF", A, 30, "Your reference 1"),
+    ("STAT", A, 2, "Status"),
+    ("CUCD", A, 3, "Currency"),
+    ("CUTP", N, 1, "Customer type"),
+    ("ORTP", A, 3, "Customer order type"),
+    ("WHLO", A, 3, "Warehouse"),
+    ("FACI", A, 3, "Facility"),
+    ("TEPY", A, 3, "Payment terms"),
+    ("MODL", A, 3, "Delivery method"),
+    ("TEDL", A, 3, "Delivery terms"),
+    ("RGDT", D, DATE_LENGTH, "Entry date"),
+    ("LMDT", D, DATE_LENGTH, "Change date"),
+    ("LMTS", N, 18, "Timestamp"),
+    ("ITNO", A, 15, "Item number"),
+    ("ITDS", A, 30, "Name"),
+    ("FUDS", A, 60, "Description 2"),
+    ("RESP", A, 10, "Responsible"),
+    ("UNMS", A, 3, "Basic unit of measure"),
+    ("ITGR", A, 8, "Item group"),
+    ("ITCL", A, 5, "Product group"),
+    ("ITTY", A, 3, "Item type"),
+    ("MABU", N, 1, "Make/buy code"),
+    ("PRVG", A, 5, "Procurement group"),
+    ("STQT", N, 17, "On-hand balance approved"),
+    ("QUQT", N, 17, "On-hand balance for inspection"),
+    ("RJQT", N, 17, "Rejected on-hand balance"),
+    ("ALQT", N, 17, "Allocated quantity"),
+    ("AV01", N, 17, "Allocatable on-hand balance"),
+    ("AVAL", N, 17, "Available balance"),
+    ("REQT", N, 17, "Reserved quantity"),
+    ("PLQT", N, 17, "Picking list quantity"),
+    ("ORNO", A, 10, "Customer order number"),
+    ("CUOR", A, 20, "Customer's order number"),
+    ("RLDT", D, DATE_LENGTH, "Requested delivery date"),
+    ("ORDT", D, DATE_LENGTH, "Order date"),
+    ("PONR", N, 5, "Order line number"),
+    ("POSX", N, 3, "Line suffix"),
+    ("ATNR", N, 17, "Attribute number"),
+    ("ORQT", N, 15, "Ordered quantity - basic U/M"),
+    ("SAPR", N, 17, "Sales price"),
+    ("ALUN", A, 3, "Alternate U/M"),
+    ("DWDT", D, DATE_LENGTH, "Requested delivery date"),
+    ("LNAM", N, 17, "Line amount - order currency"),
+    ("NTAM", N, 17, "Net order value"),
+    ("ORSL", A, 2, "Lowest status - customer order"),
+    ("ORST", A, 2, "Highest status - customer order"),
+    ("CTYP", A, 1, "Confirmation type"),
+    ("DLIX", N, 11, "Delivery number"),
+    ("CONN", N, 10, "Shipment"),
+    ("PGRS", A, 2, "Highest status - picking list"),
+    ("PIST", A, 2, "Lowest status - picking list"),
+    ("IVNO", N, 9, "Invoice number"),
+    ("YEA4", N, 4, "Year"),
+    ("IVDT", D, DATE_LENGTH, "Invoice date"),
+    ("DUDT", D, DATE_LENGTH, "Due date"),
+    ("AMT1", N, 17, "Net amount"),
+    ("VTAM", N, 17, "VAT amount"),
+    ("IVAM", N, 17, "Invoice amount"),
+    ("PBID", N, 10, "Payment batch number"),
+    ("BOPE", A, 3, "Batch payment type"),
+    ("ACDT", D, DATE_LENGTH, "Accounting date"),
+    ("TRNO", N, 7, "Transaction number"),
+    ("CINO", A, 15, "Invoice number"),
+    ("INYR", N, 4, "Invoice year"),
+    ("PYAM", N, 17, "Payment amount"),
+    ("PYNO", A, 10, "Payer"),
+    ("CUAM", N, 17, "Foreign currency amount"),
+    # Not an M3 name we could verify: the sandbox's field for the remaining open amount.
+    ("OPAM", N, 17, "Open amount"),
+]
+
+FIELDS: dict[str, FieldDef] = {name: FieldDef(name, t, length, desc) for name, t, length, desc in _DEFS}
+
+
+def _inputs(required: str = "", optional: str = "") -> tuple[InputField, ...]:
+    # Every transaction also takes CONO, as real M3 does.
+    names = [(n, True) for n in required.split()] + [(n, False) for n in ["CONO", *optional.split()]]
+    return tuple(InputField(FIELDS[n], req) for n, req in names)
+
+
+def _outputs(names: str = "") -> tuple[FieldDef, ...]:
+    return tuple(FIELDS[n] for n in names.split())
+
+
+_CUSTOMER_ADDRESS = "CUA2 CUA3 CUA4 PONO TOWN CSCD PHNO MAIL YREF STAT CUCD LNCD"
+
+_TRANSACTIONS = [
+    # Customers.
+    TransactionDef(
+        "CRS610MI", "Add", _inputs("CUTM CUNM CUA1", f"CUNO DIVI {_CUSTOMER_ADDRESS}"), _outputs("CUNO")
+    ),
+    TransactionDef(
+        "CRS610MI",
+        "GetBasicData",
+        _inputs("CUNO"),
+        _outputs(
+            "CONO DIVI LNCD CUNO CUNM CUA1 CUA2 CUA3 CUA4 PONO TOWN PHNO CUTP YREF MAIL CSCD STAT CUCD "
+            "ORTP WHLO TEPY MODL TEDL RGDT LMDT"
+        ),
+    ),
+    TransactionDef("CRS610MI", "ChgBasicData", _inputs("CUNO", f"CUNM CUA1 {_CUSTOMER_ADDRESS}"), ()),
+    TransactionDef(
+        "CRS610MI",
+        "LstByNumber",
+        _inputs("", "CUNO"),
+        _outputs("CUNO CUNM CUA1 TOWN CSCD STAT CUCD ORTP WHLO TEPY MODL TEDL LMTS"),
+        is_list=True,
+    ),
+    # Items and balances.
+    TransactionDef(
+        "MMS200MI",
+        "GetItmBasic",
+        _inputs("ITNO", "LNCD"),
+        _outputs("STAT ITNO ITDS FUDS RESP UNMS ITGR ITCL ITTY MABU PRVG LMDT"),
+    ),
+    TransactionDef(
+        "MMS200MI", "AddItmBasic", _inputs("STAT ITNO ITDS RESP UNMS ITTY MABU PRVG", "FUDS ITGR ITCL"), ()
+    ),
+    TransactionDef(
+        "MMS200MI", "UpdItmBasic", _inputs("ITNO", "STAT ITDS FUDS RESP UNMS ITGR ITCL ITTY MABU PRVG"), ()
+    ),
+    TransactionDef(
+        "MMS200MI",
+        "LstItmByItm",
+        _inputs("", "ITNO"),
+        _outputs("STAT ITNO ITDS FUDS UNMS ITGR ITCL ITTY"),
+        is_list=True,
+    ),
+    TransactionDef(
+        "MMS200MI",
+        "GetItmWhsBal",
+        _inputs("WHLO ITNO"),
+        _outputs("WHLO ITNO STQT QUQT RJQT ALQT AV01 AVAL REQT PLQT"),
+    ),
+    # Customer order batch entry.
+    TransactionDef(
+        "OIS100MI",
+        "AddBatchHead",
+        _inputs("CUNO", "ORTP FACI WHLO RLDT CUOR ORDT MODL TEDL CUCD TEPY YREF"),
+        _outputs("ORNO"),
+    ),
+    TransactionDef(
+        "OIS100MI",
+        "AddBatchLine",
+        _inputs("ORNO ITNO", "ORQT WHLO DWDT SAPR ALUN PONR POSX"),
+        _outputs("PONR POSX ATNR"),
+    ),
+    TransactionDef(
+        "OIS100MI",
+        "LstBatchHead",
+        _inputs("", "CUNO CUOR"),
+        _outputs("ORNO CUNO CUOR ORDT STAT ORTP WHLO"),
+        is_list=True,
+    ),
+    TransactionDef(
+        "OIS100MI",
+        "LstBatchLine",
+        _inputs("ORNO"),
+        _outputs("ORNO PONR POSX ITNO ORQT WHLO DWDT SAPR ALUN"),
+        is_list=True,
+    ),
+    TransactionDef("OIS100MI", "DelBatchHead", _inputs("ORNO"), ()),
+    TransactionDef("OIS100MI", "Confirm", _inputs("ORNO", "CTYP"), _outputs("ORNO STAT")),
+    # Customer orders.
+    TransactionDef(
+        "OIS100MI",
+        "GetHead",
+        _inputs("ORNO"),
+        _outputs("ORNO ORTP ORDT STAT FACI CUOR ORSL ORST CUNO WHLO DIVI RLDT NTAM CUCD MODL TEDL TEPY YREF"),
+    ),
+    TransactionDef(
+        "OIS100MI",
+        "LstHead",
+        _inputs("CUNO", "ORSL ORST"),
+        _outputs("ORNO CUNO CUOR ORTP ORSL ORST ORDT STAT NTAM CUCD WHLO"),
+        is_list=True,
+    ),
+    TransactionDef(
+        "OIS100MI",
+        "LstLine",
+        _inputs("ORNO", "ORST ITNO"),
+        _outputs("ORNO PONR POSX ITNO ORQT ALUN SAPR LNAM WHLO DWDT ORST"),
+        is_list=True,
+    ),
+    TransactionDef("OIS100MI", "DelHead", _inputs("ORNO"), ()),
+    # Deliveries and invoices.
+    TransactionDef(
+        "MWS410MI", "GetHead", _inputs("DLIX"), _outputs("DLIX CONN IVNO CUOR WHLO PGRS PIST")
+    ),
+    TransactionDef(
+        "OIS350MI",
+        "LstInvHeadByCo",
+        _inputs("ORNO", "DIVI"),
+        _outputs("DIVI IVNO YEA4 IVDT DUDT CUNO ORNO DLIX CUCD AMT1 VTAM IVAM"),
+        is_list=True,
+    ),
+    # Customer payments.
+    TransactionDef("ARS040MI", "AddBatchHead", _inputs("PBID BOPE", "DIVI ACDT"), _outputs("PBID")),
+    TransactionDef(
+        "ARS040MI", "AddBatchLine", _inputs("PBID TRNO CINO INYR CUNO PYAM", "DIVI CUCD PYNO"), ()
+    ),
+    TransactionDef("ARS040MI", "ControlBatch", _inputs("PBID", "DIVI"), ()),
+    TransactionDef(
+        "ARS200MI",
+        "GetInvoice",
+        _inputs("CUNO CINO INYR", "DIVI"),
+        _outputs("CONO DIVI CUNO CINO INYR CUCD CUAM VTAM OPAM IVDT DUDT"),
+    ),
+]
+
+CATALOGUE: dict[tuple[str, str], TransactionDef] = {(t.program, t.name): t for t in _TRANSACTIONS}
+PROGRAMS: frozenset[str] = frozenset(t.program for t in _TRANSACTIONS)
+
+
+def lookup(program: str, transaction: str) -> TransactionDef | None:
+    return CATALOGUE.get((program, transaction))

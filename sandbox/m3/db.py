@@ -1,0 +1,313 @@
+"""The sandbox tenant's tables (named after M3's where natural) and the store that guards them.
+
+One lock serialises every unit of work: SQLite allows one writer anyway, and an in-memory database
+is a single shared connection, so the lock is what makes concurrent requests safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Dialect, String, Text, create_engine, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """Exact decimals on SQLite, which has no decimal type: stored as text."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+ZERO = Decimal("0")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {Decimal: DecimalText(), str: String(80)}
+
+
+class NumberSeries(Base):
+    """CSYNBR: M3's number series; one row per series, holding the next number to hand out."""
+
+    __tablename__ = "CSYNBR"
+    series: Mapped[str] = mapped_column(primary_key=True)
+    next_value: Mapped[int]
+
+
+class Customer(Base):
+    __tablename__ = "OCUSMA"
+    CUNO: Mapped[str] = mapped_column(primary_key=True)
+    CUNM: Mapped[str] = mapped_column(default="")
+    CUA1: Mapped[str] = mapped_column(default="")
+    CUA2: Mapped[str] = mapped_column(default="")
+    CUA3: Mapped[str] = mapped_column(default="")
+    CUA4: Mapped[str] = mapped_column(default="")
+    PONO: Mapped[str] = mapped_column(default="")
+    TOWN: Mapped[str] = mapped_column(default="")
+    CSCD: Mapped[str] = mapped_column(default="")
+    PHNO: Mapped[str] = mapped_column(default="")
+    MAIL: Mapped[str] = mapped_column(default="")
+    YREF: Mapped[str] = mapped_column(default="")
+    STAT: Mapped[str] = mapped_column(default="20")
+    CUCD: Mapped[str] = mapped_column(default="EUR")
+    LNCD: Mapped[str] = mapped_column(default="GB")
+    CUTP: Mapped[int] = mapped_column(default=0)
+    ORTP: Mapped[str] = mapped_column(default="A01")
+    WHLO: Mapped[str] = mapped_column(default="100")
+    TEPY: Mapped[str] = mapped_column(default="30")
+    MODL: Mapped[str] = mapped_column(default="")
+    TEDL: Mapped[str] = mapped_column(default="")
+    RGDT: Mapped[date | None]
+    LMDT: Mapped[date | None]
+    LMTS: Mapped[int] = mapped_column(default=0)
+
+
+class Item(Base):
+    __tablename__ = "MITMAS"
+    ITNO: Mapped[str] = mapped_column(primary_key=True)
+    ITDS: Mapped[str] = mapped_column(default="")
+    FUDS: Mapped[str] = mapped_column(default="")
+    STAT: Mapped[str] = mapped_column(default="20")
+    RESP: Mapped[str] = mapped_column(default="")
+    UNMS: Mapped[str] = mapped_column(default="EA")
+    ITGR: Mapped[str] = mapped_column(default="")
+    ITCL: Mapped[str] = mapped_column(default="")
+    ITTY: Mapped[str] = mapped_column(default="")
+    MABU: Mapped[int] = mapped_column(default=2)
+    PRVG: Mapped[str] = mapped_column(default="")
+    # Real M3 keeps prices in price lists (OPRICE); a list price on the item is enough here.
+    SAPR: Mapped[Decimal] = mapped_column(default=ZERO)
+    LMDT: Mapped[date | None]
+
+
+class Warehouse(Base):
+    __tablename__ = "MITWHL"
+    WHLO: Mapped[str] = mapped_column(primary_key=True)
+    WHNM: Mapped[str] = mapped_column(default="")
+    FACI: Mapped[str] = mapped_column(default="")
+
+
+class Balance(Base):
+    __tablename__ = "MITBAL"
+    WHLO: Mapped[str] = mapped_column(primary_key=True)
+    ITNO: Mapped[str] = mapped_column(primary_key=True)
+    STQT: Mapped[Decimal] = mapped_column(default=ZERO)
+    ALQT: Mapped[Decimal] = mapped_column(default=ZERO)
+    PLQT: Mapped[Decimal] = mapped_column(default=ZERO)
+
+
+class _OrderHeadColumns:
+    ORNO: Mapped[str] = mapped_column(primary_key=True)
+    CUNO: Mapped[str]
+    ORTP: Mapped[str] = mapped_column(default="")
+    FACI: Mapped[str] = mapped_column(default="")
+    WHLO: Mapped[str] = mapped_column(default="")
+    RLDT: Mapped[date | None]
+    CUOR: Mapped[str] = mapped_column(default="")
+    ORDT: Mapped[date | None]
+    MODL: Mapped[str] = mapped_column(default="")
+    TEDL: Mapped[str] = mapped_column(default="")
+    CUCD: Mapped[str] = mapped_column(default="")
+    TEPY: Mapped[str] = mapped_column(default="")
+    YREF: Mapped[str] = mapped_column(default="")
+    STAT: Mapped[str] = mapped_column(default="")
+
+
+class BatchHead(_OrderHeadColumns, Base):
+    """OXHEAD: an order in batch entry, under its temporary number until Confirm."""
+
+    __tablename__ = "OXHEAD"
+
+
+class BatchLine(Base):
+    __tablename__ = "OXLINE"
+    ORNO: Mapped[str] = mapped_column(primary_key=True)
+    PONR: Mapped[int] = mapped_column(primary_key=True)
+    POSX: Mapped[int] = mapped_column(primary_key=True, default=0)
+    ITNO: Mapped[str]
+    ORQT: Mapped[Decimal] = mapped_column(default=ZERO)
+    WHLO: Mapped[str] = mapped_column(default="")
+    DWDT: Mapped[date | None]
+    SAPR: Mapped[Decimal | None]
+    ALUN: Mapped[str] = mapped_column(default="")
+
+
+class OrderHead(_OrderHeadColumns, Base):
+    """OOHEAD: a confirmed customer order."""
+
+    __tablename__ = "OOHEAD"
+    DIVI: Mapped[str] = mapped_column(default="")
+    ORSL: Mapped[str] = mapped_column(default="22")
+    ORST: Mapped[str] = mapped_column(default="22")
+    NTAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    LMDT: Mapped[date | None]
+    LMTS: Mapped[int] = mapped_column(default=0)
+
+
+class OrderLine(Base):
+    __tablename__ = "OOLINE"
+    ORNO: Mapped[str] = mapped_column(primary_key=True)
+    PONR: Mapped[int] = mapped_column(primary_key=True)
+    POSX: Mapped[int] = mapped_column(primary_key=True, default=0)
+    ITNO: Mapped[str]
+    ORQT: Mapped[Decimal] = mapped_column(default=ZERO)
+    SAPR: Mapped[Decimal] = mapped_column(default=ZERO)
+    ALUN: Mapped[str] = mapped_column(default="EA")
+    WHLO: Mapped[str] = mapped_column(default="")
+    DWDT: Mapped[date | None]
+    ORST: Mapped[str] = mapped_column(default="22")
+    LNAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    DLIX: Mapped[int | None]
+
+
+class Delivery(Base):
+    """MHDISH: a delivery (picking list) created when an order reaches status 44."""
+
+    __tablename__ = "MHDISH"
+    DLIX: Mapped[int] = mapped_column(primary_key=True)
+    CONN: Mapped[int] = mapped_column(default=0)
+    RIDN: Mapped[str]  # the order number
+    CUNO: Mapped[str]
+    WHLO: Mapped[str] = mapped_column(default="")
+    PGRS: Mapped[str] = mapped_column(default="05")
+    PIST: Mapped[str] = mapped_column(default="05")
+    IVNO: Mapped[int | None]
+
+
+class Invoice(Base):
+    __tablename__ = "OINVOH"
+    IVNO: Mapped[int] = mapped_column(primary_key=True)
+    YEA4: Mapped[int] = mapped_column(primary_key=True)
+    DIVI: Mapped[str] = mapped_column(default="")
+    ORNO: Mapped[str]
+    DLIX: Mapped[int]
+    CUNO: Mapped[str]
+    IVDT: Mapped[date]
+    DUDT: Mapped[date]
+    CUCD: Mapped[str] = mapped_column(default="")
+    AMT1: Mapped[Decimal] = mapped_column(default=ZERO)
+    VTAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    IVAM: Mapped[Decimal] = mapped_column(default=ZERO)
+
+
+class LedgerEntry(Base):
+    """FSLEDG: the customer's open item for an invoice; payments lower OPAM."""
+
+    __tablename__ = "FSLEDG"
+    CUNO: Mapped[str] = mapped_column(primary_key=True)
+    CINO: Mapped[str] = mapped_column(primary_key=True)
+    INYR: Mapped[int] = mapped_column(primary_key=True)
+    DIVI: Mapped[str] = mapped_column(default="")
+    CUCD: Mapped[str] = mapped_column(default="")
+    CUAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    VTAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    OPAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    IVDT: Mapped[date]
+    DUDT: Mapped[date]
+
+
+class PaymentBatchHead(Base):
+    __tablename__ = "ARS040_BATCH_HEAD"
+    PBID: Mapped[int] = mapped_column(primary_key=True)
+    BOPE: Mapped[str]
+    DIVI: Mapped[str] = mapped_column(default="")
+    ACDT: Mapped[date | None]
+    posted: Mapped[bool] = mapped_column(default=False)
+
+
+class PaymentBatchLine(Base):
+    __tablename__ = "ARS040_BATCH_LINE"
+    PBID: Mapped[int] = mapped_column(primary_key=True)
+    TRNO: Mapped[int] = mapped_column(primary_key=True)
+    CINO: Mapped[str]
+    INYR: Mapped[int]
+    CUNO: Mapped[str]
+    PYAM: Mapped[Decimal]
+    CUCD: Mapped[str] = mapped_column(default="")
+    PYNO: Mapped[str] = mapped_column(default="")
+
+
+class BodVariation(Base):
+    """The revision counter (variationID) of each published document."""
+
+    __tablename__ = "sandbox_bod_variation"
+    noun: Mapped[str] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(primary_key=True)
+    variation: Mapped[int] = mapped_column(default=0)
+
+
+class OutboxMessage(Base):
+    """A BOD waiting to be (or already) delivered to the IMS endpoint, at least once, in order."""
+
+    __tablename__ = "sandbox_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    document_name: Mapped[str]
+    document_id: Mapped[str]
+    variation_id: Mapped[int]
+    accounting_entity: Mapped[str]
+    location: Mapped[str]
+    message_id: Mapped[str]
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(default="pending")  # pending | sent
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[float] = mapped_column(default=0.0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float]
+    sent_at: Mapped[float | None]
+
+
+class Store:
+    """Engine, sessions and the lock around every unit of work."""
+
+    def __init__(self, database_url: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if database_url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False}
+            if database_url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool
+        self.engine: Engine = create_engine(database_url, **kwargs)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.lock = threading.RLock()
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.lock, self._sessions() as session, session.begin():
+            yield session
+
+    def reset(self) -> None:
+        with self.lock:
+            Base.metadata.drop_all(self.engine)
+            Base.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def next_number(session: Session, series: str, first: int) -> int:
+    """Hand out the next number of a series, starting at `first`."""
+    row = session.get(NumberSeries, series)
+    if row is None:
+        row = NumberSeries(series=series, next_value=first)
+        session.add(row)
+    value = row.next_value
+    row.next_value = value + 1
+    return value
+
+
+def count(session: Session, model: type[Base]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)

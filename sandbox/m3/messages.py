@@ -1,0 +1,148 @@
+"""Every message the sandbox answers with, in one place.
+
+M3 identifies a message by a 7-character id (three letters, four digits) and names the input field
+it refers to. Only XAU0008 ("Not authorized for company") and XRE0103 ("Record already exists") are
+quoted by the public reference (m3-api.md); every other id here is the sandbox's own choice, made in
+M3's style. Clients must branch on the field and the transaction outcome, never on these ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Error types (v1 `@type`, v2 `errorType`). ServerReturnedNOK is the usual business error; the
+# other three are the protocol-level types listed in m3-api.md §1.4.
+SERVER_RETURNED_NOK = "ServerReturnedNOK"
+TRANSACTION_NOT_FOUND = "TransactionNotFound"
+MANDATORY_FIELD_MISSING = "MandatoryInputFieldNotFound"
+INPUT_FIELD_TOO_LONG = "InputFieldTooLong"
+
+
+@dataclass
+class MINok(Exception):
+    """Raised by a transaction to answer NOK; the protocol layer renders it per API version."""
+
+    code: str
+    message: str
+    field: str = ""
+    type: str = SERVER_RETURNED_NOK
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.field}: {self.message}"
+
+
+# Quoted by the reference.
+def not_authorized_company(cono: str) -> MINok:
+    return MINok("XAU0008", f"Not authorized for company {cono}", "CONO")
+
+
+def record_already_exists(field: str) -> MINok:
+    return MINok("XRE0103", "Record already exists", field)
+
+
+# Protocol level.
+def program_not_found(program: str) -> MINok:
+    return MINok("XPG0001", f"Program {program} does not exist", "", TRANSACTION_NOT_FOUND)
+
+
+def transaction_not_found(program: str, transaction: str) -> MINok:
+    return MINok(
+        "XTR0001", f"Transaction {transaction} does not exist in program {program}", "", TRANSACTION_NOT_FOUND
+    )
+
+
+def mandatory_field(field: str, description: str) -> MINok:
+    return MINok("XMA0001", f"{description} ({field}) must be entered", field, MANDATORY_FIELD_MISSING)
+
+
+def field_too_long(field: str, length: int) -> MINok:
+    return MINok("XLE0001", f"Input value for {field} is longer than {length} positions", field, INPUT_FIELD_TOO_LONG)
+
+
+def not_numeric(field: str, value: str) -> MINok:
+    return MINok("XNU0001", f"Value {value} in field {field} is not numeric", field)
+
+
+def invalid_date(field: str, value: str) -> MINok:
+    return MINok("XDT0001", f"Date {value} in field {field} is invalid, use YYYYMMDD", field)
+
+
+def not_authorized_division(divi: str) -> MINok:
+    return MINok("XAU0009", f"Not authorized for division {divi}", "DIVI")
+
+
+def list_interrupted(rows: int) -> MINok:
+    return MINok("XLS0001", f"List processing interrupted after {rows} records, try again", "")
+
+
+# Customers.
+def customer_not_found(cuno: str) -> MINok:
+    return MINok("WCU0203", f"Customer number {cuno} does not exist", "CUNO")
+
+
+def customer_blocked(cuno: str) -> MINok:
+    return MINok("WCU0210", f"Customer number {cuno} is blocked", "CUNO")
+
+
+def customer_template_not_found(cutm: str) -> MINok:
+    return MINok("WCU0204", f"Customer template {cutm} does not exist", "CUTM")
+
+
+def invalid_status(field: str, value: str) -> MINok:
+    return MINok("WST0101", f"Status {value} is invalid", field)
+
+
+# Items and warehouses.
+def item_not_found(itno: str) -> MINok:
+    return MINok("WIT0203", f"Item number {itno} does not exist", "ITNO")
+
+
+def item_blocked(itno: str, stat: str) -> MINok:
+    return MINok("WIT0210", f"Item number {itno} has status {stat} and cannot be ordered", "ITNO")
+
+
+def warehouse_not_found(whlo: str) -> MINok:
+    return MINok("WWH0203", f"Warehouse {whlo} does not exist", "WHLO")
+
+
+def balance_not_found(itno: str, whlo: str) -> MINok:
+    return MINok("WBA0203", f"Item number {itno} does not exist in warehouse {whlo}", "ITNO")
+
+
+# Customer orders.
+def order_not_found(orno: str) -> MINok:
+    return MINok("WOR0203", f"Order number {orno} does not exist", "ORNO")
+
+
+def order_has_no_lines(orno: str) -> MINok:
+    return MINok("WOR0310", f"Order number {orno} has no lines and cannot be confirmed", "ORNO")
+
+
+def order_not_deletable(orno: str, orst: str) -> MINok:
+    return MINok("WOR0420", f"Order number {orno} has status {orst} and cannot be deleted", "ORNO")
+
+
+def quantity_not_positive(value: str) -> MINok:
+    return MINok("WQT0101", f"Ordered quantity {value} must be greater than zero", "ORQT")
+
+
+# Deliveries and invoices.
+def delivery_not_found(dlix: str) -> MINok:
+    return MINok("WDL0203", f"Delivery number {dlix} does not exist", "DLIX")
+
+
+def invoice_not_found(cino: str, inyr: str, cuno: str) -> MINok:
+    return MINok("WIV0203", f"Invoice {cino}/{inyr} does not exist for customer {cuno}", "CINO")
+
+
+# Payment batches.
+def payment_batch_not_found(pbid: str) -> MINok:
+    return MINok("WPB0203", f"Payment batch {pbid} does not exist", "PBID")
+
+
+def payment_batch_posted(pbid: str) -> MINok:
+    return MINok("WPB0410", f"Payment batch {pbid} is already posted", "PBID")
+
+
+def payment_batch_empty(pbid: str) -> MINok:
+    return MINok("WPB0310", f"Payment batch {pbid} has no lines", "PBID")

@@ -1,0 +1,52 @@
+"""Run the m3bng worker: ``python worker.py`` (settings from the environment, see settings.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.connections import Connections
+from activities.registry import all_activities
+from clients.logging import configure_logging
+from clients.temporal_connection import connect
+from settings import Settings, get_settings
+from workflows.order_to_cash import OrderToCashWorkflow
+
+WORKFLOWS = [OrderToCashWorkflow]
+
+
+def build_worker(client: Client, connections: Connections, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=all_activities(connections),
+        max_concurrent_activities=50,
+    )
+
+
+async def run(settings: Settings) -> None:
+    log = structlog.get_logger("worker")
+    client = await connect(settings)
+    connections = Connections.from_settings(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, connections, settings.task_queue):
+            log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+            await stop.wait()
+    finally:
+        await connections.aclose()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run(settings))

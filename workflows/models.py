@@ -1,0 +1,158 @@
+"""Inputs, signals, updates and the queryable state of the order-to-cash workflow."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Stage(StrEnum):
+    """Where an order stands. The order of members is the order of the process."""
+
+    RECEIVED = "Received"
+    VALIDATED = "Validated"
+    CUSTOMER_READY = "CustomerReady"
+    ORDER_CREATED = "OrderCreated"
+    ALLOCATED = "Allocated"
+    PICKING = "Picking"
+    SHIPPED = "Shipped"
+    INVOICED = "Invoiced"
+    PAID = "Paid"
+    NEEDS_ATTENTION = "NeedsAttention"
+    CANCELLED = "Cancelled"
+
+    @property
+    def rank(self) -> int:
+        return list(Stage).index(self)
+
+
+# M3 customer-order line status (lowest/highest, ORSL/ORST) to the stage it means.
+M3_STATUS_STAGES: dict[str, Stage] = {
+    "22": Stage.ORDER_CREATED,
+    "33": Stage.ALLOCATED,
+    "44": Stage.PICKING,
+    "66": Stage.SHIPPED,
+    "77": Stage.INVOICED,
+}
+
+
+class OrderToCashInput(BaseModel):
+    bng_order_id: str
+    payload: dict[str, Any] = Field(description="The webhook's data exactly as BNG sent it")
+    webhook_id: str | None = None
+    received_at: datetime | None = None
+
+
+class FieldIssue(BaseModel):
+    field: str
+    message: str
+    source: str | None = None
+    line: int | None = None
+
+
+class Attention(BaseModel):
+    """Why an order is parked, and what an operator can do about it."""
+
+    kind: Literal["invalid_payload", "m3_business_error", "bng_business_error"]
+    summary: str
+    issues: list[FieldIssue] = []
+    m3_program: str | None = None
+    m3_transaction: str | None = None
+    m3_code: str | None = None
+    since: datetime | None = None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    step: str
+    detail: str = ""
+    outcome: Literal["ok", "error", "info"] = "ok"
+
+
+class M3OrderEvent(BaseModel):
+    """What an ION BOD from M3 tells about an order; sent to the workflow as a signal."""
+
+    bod_id: str
+    noun: Literal["SalesOrder", "Shipment", "Invoice"]
+    order_number: str | None = None
+    orsl: str | None = None
+    orst: str | None = None
+    delivery_number: str | None = None
+    invoice_number: str | None = None
+    invoice_year: int | None = None
+    invoice_date: date | None = None
+    due_date: date | None = None
+    net_amount: Decimal | None = None
+    tax_amount: Decimal | None = None
+    total_amount: Decimal | None = None
+    currency: str | None = None
+    occurred_at: datetime | None = None
+
+
+class PaymentCaptured(BaseModel):
+    payment_id: str
+    amount: Decimal
+    currency: str
+    captured_at: datetime
+    method: str = "Card"
+
+
+class FixPayload(BaseModel):
+    """Update sent by an operator: a corrected order payload for a parked order."""
+
+    payload: dict[str, Any]
+    reason: str = ""
+
+
+class Resume(BaseModel):
+    """Update sent by an operator once the cause of an M3 error is fixed (e.g. the item exists now)."""
+
+    reason: str = ""
+
+
+class CancelOrder(BaseModel):
+    reason: str
+
+
+class InvoiceInfo(BaseModel):
+    invoice_number: str
+    invoice_year: int
+    invoice_date: date
+    due_date: date | None = None
+    net_amount: Decimal
+    tax_amount: Decimal
+    total_amount: Decimal
+    currency: str
+
+
+class OrderView(BaseModel):
+    """The answer of the ``status`` query: one order's stage and its whole timeline."""
+
+    bng_order_id: str
+    stage: Stage
+    m3_customer_number: str | None = None
+    m3_temporary_order_number: str | None = None
+    m3_order_number: str | None = None
+    m3_status: str | None = None
+    delivery_number: str | None = None
+    invoice: InvoiceInfo | None = None
+    payment_id: str | None = None
+    attention: Attention | None = None
+    timeline: list[TimelineEntry] = []
+
+
+class OrderToCashResult(BaseModel):
+    bng_order_id: str
+    stage: Stage
+    m3_order_number: str | None = None
+    invoice_number: str | None = None
+    payment_id: str | None = None
+
+
+def order_workflow_id(bng_order_id: str) -> str:
+    """One workflow per BNG order: the id is derived from the order id, so duplicates collapse."""
+    return f"order-{bng_order_id}"

@@ -1,0 +1,21 @@
+"""Custom search attributes that let operators find any order in the Temporal UI and CLI.
+
+``temporal workflow list --query 'BngOrderId="BNG-10001"'`` or ``'OrderStage="NeedsAttention"'``.
+"""
+
+from temporalio.common import SearchAttributeKey
+
+BNG_ORDER_ID = SearchAttributeKey.for_keyword("BngOrderId")
+M3_ORDER_NUMBER = SearchAttributeKey.for_keyword("M3OrderNumber")
+M3_CUSTOMER_NUMBER = SearchAttributeKey.for_keyword("M3CustomerNumber")
+ORDER_STAGE = SearchAttributeKey.for_keyword("OrderStage")
+
+ALL = (BNG_ORDER_ID, M3_ORDER_NUMBER, M3_CUSTOMER_NUMBER, ORDER_STAGE)
+
+
+def dev_server_flags() -> list[str]:
+    """The ``--search-attribute`` flags that register ALL on ``temporal server start-dev``."""
+    flags: list[str] = []
+    for key in ALL:
+        flags += ["--search-attribute", f"{key.name}=Keyword"]
+    return flags
