@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.connections import Connections
+from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors
 from clients.bng.models import Invoice, OrderStatus, OrderStatusUpdate
 
@@ -28,6 +29,7 @@ class BngOrderActivities:
         self._c = connections
 
     @activity.defn
+    @auto_heartbeat
     async def push_order_status_to_bng(self, data: PushOrderStatusInput) -> None:
         update = OrderStatusUpdate(
             OrderStatus=data.status,
@@ -39,6 +41,7 @@ class BngOrderActivities:
             await self._c.bng.update_order_status(data.bng_order_id, update)
 
     @activity.defn
+    @auto_heartbeat
     async def push_invoice_to_bng(self, data: PushInvoiceInput) -> None:
         with classified_errors():
             await self._c.bng.put_invoice(data.bng_order_id, data.invoice)

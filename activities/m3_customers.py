@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.connections import Connections
+from activities.heartbeat import auto_heartbeat
 from activities.errors import BNG_BUSINESS_ERROR, classified_errors
 from clients.bng.models import Customer
 from clients.m3.errors import M3BusinessError
@@ -42,6 +43,7 @@ class M3CustomerActivities:
         self._c = connections
 
     @activity.defn
+    @auto_heartbeat
     async def ensure_m3_customer(self, data: EnsureCustomerInput) -> EnsuredCustomer:
         cuno = await asyncio.to_thread(self._linked_cuno, data.bng_customer_id)
         created = False

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.connections import Connections
+from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors
 from clients.m3.client import M3Transaction
 
@@ -32,6 +33,7 @@ class M3ItemActivities:
         self._c = connections
 
     @activity.defn
+    @auto_heartbeat
     async def check_m3_items(self, data: CheckItemsInput) -> CheckItemsResult:
         items = sorted(set(data.item_numbers))
         with classified_errors():

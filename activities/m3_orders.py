@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities.connections import Connections
+from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors, m3_business_failure
 from clients.m3.client import M3Transaction
 from clients.m3.errors import M3BusinessError
@@ -54,6 +55,7 @@ class M3OrderActivities:
         self._c = connections
 
     @activity.defn
+    @auto_heartbeat
     async def add_m3_order_head(self, data: AddOrderHeadInput) -> OrderHead:
         with classified_errors():
             confirmed = await self._confirmed_order(data.cuno, data.bng_order_id)
@@ -69,6 +71,7 @@ class M3OrderActivities:
         return OrderHead(temporary_order_number=temp)
 
     @activity.defn
+    @auto_heartbeat
     async def add_m3_order_lines(self, data: AddOrderLinesInput) -> int:
         """Add the lines an earlier attempt did not add; return how many were added now."""
         temp = data.temporary_order_number
@@ -97,6 +100,7 @@ class M3OrderActivities:
         return len(missing)
 
     @activity.defn
+    @auto_heartbeat
     async def confirm_m3_order(self, data: ConfirmOrderInput) -> str:
         with classified_errors():
             try:
@@ -116,6 +120,7 @@ class M3OrderActivities:
         return orno
 
     @activity.defn
+    @auto_heartbeat
     async def delete_m3_batch_order(self, data: DeleteBatchOrderInput) -> bool:
         """Compensation: remove a batch order that can no longer be confirmed. True if it was deleted."""
         with classified_errors():

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.connections import Connections
+from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors
 from clients.m3.errors import M3BusinessError
 
@@ -46,6 +47,7 @@ class M3PaymentActivities:
         self._c = connections
 
     @activity.defn
+    @auto_heartbeat
     async def post_payment_to_m3(self, data: PostPaymentInput) -> PostedPayment:
         pbid = payment_batch_number(data.payment_id)
         m3 = self._c.m3

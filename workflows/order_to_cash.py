@@ -63,6 +63,7 @@ DEFAULT_ORDER_TYPE = "A01"
 class _ActivityOptions(TypedDict):
     start_to_close_timeout: timedelta
     schedule_to_close_timeout: timedelta
+    heartbeat_timeout: timedelta
     retry_policy: RetryPolicy
 
 
@@ -71,6 +72,8 @@ class _ActivityOptions(TypedDict):
 SYSTEM_CALL: _ActivityOptions = {
     "start_to_close_timeout": timedelta(minutes=2),
     "schedule_to_close_timeout": timedelta(hours=12),
+    # Activities heartbeat while they wait; a killed worker's activity is retried after this.
+    "heartbeat_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,

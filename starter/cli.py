@@ -1,0 +1,104 @@
+"""``m3bng``: the command line for running the demo and operating orders.
+
+    m3bng demo [--orders 12]              start the embedded stack and run the demo
+    m3bng orders list [--stage NeedsAttention]
+    m3bng orders show BNG-10001           stage and timeline of one order
+    m3bng orders fix BNG-10001 --payload fixed.json
+    m3bng orders resume BNG-10001         after fixing the cause in M3 (e.g. the item exists now)
+    m3bng orders cancel BNG-10001 --reason "customer withdrew"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from clients.logging import configure_logging
+from clients.temporal_connection import connect
+from settings import get_settings
+from starter.demo import run_demo
+from workflows import search_attributes as sa
+from workflows.models import CancelOrder, FixPayload, OrderView, Resume, order_workflow_id
+from workflows.order_to_cash import OrderToCashWorkflow
+
+console = Console()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="m3bng", description="M3 <-> BNG integration hub")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="start the embedded stack and run the order-to-cash demo")
+    demo.add_argument("--orders", type=int, default=12)
+    demo.add_argument("--timeout", type=float, default=240.0)
+    demo.add_argument("--m3-step-seconds", type=float, default=1.0, help="M3 sandbox status clock")
+
+    orders = commands.add_parser("orders", help="find and operate orders").add_subparsers(dest="action", required=True)
+    listing = orders.add_parser("list")
+    listing.add_argument("--stage")
+    for action in ("show", "fix", "resume", "cancel"):
+        sub = orders.add_parser(action)
+        sub.add_argument("order_id")
+        if action == "fix":
+            sub.add_argument("--payload", type=Path, required=True, help="JSON file with the corrected order")
+        if action in ("fix", "resume", "cancel"):
+            sub.add_argument("--reason", default="", required=action == "cancel")
+    return parser
+
+
+async def _orders(args: argparse.Namespace) -> int:
+    client = await connect(get_settings())
+    if args.action == "list":
+        query = f'{sa.ORDER_STAGE.name} = "{args.stage}"' if args.stage else f"{sa.BNG_ORDER_ID.name} IS NOT NULL"
+        table = Table("Workflow", "Status", "Started")
+        async for wf in client.list_workflows(query):
+            table.add_row(wf.id, wf.status.name if wf.status else "", str(wf.start_time))
+        console.print(table)
+        return 0
+    handle = client.get_workflow_handle(order_workflow_id(args.order_id))
+    view: OrderView
+    if args.action == "show":
+        view = await handle.query(OrderToCashWorkflow.status)
+    elif args.action == "fix":
+        payload = json.loads(args.payload.read_text())
+        view = await handle.execute_update(OrderToCashWorkflow.fix_payload, FixPayload(payload=payload, reason=args.reason))
+    elif args.action == "resume":
+        view = await handle.execute_update(OrderToCashWorkflow.resume, Resume(reason=args.reason))
+    else:
+        view = await handle.execute_update(OrderToCashWorkflow.cancel, CancelOrder(reason=args.reason))
+    _print_view(view)
+    return 0
+
+
+def _print_view(view: OrderView) -> None:
+    console.print(f"[bold]{view.bng_order_id}[/]  stage [cyan]{view.stage.value}[/]  M3 order {view.m3_order_number or '-'}"
+                  f"  customer {view.m3_customer_number or '-'}")
+    if view.attention:
+        console.print(f"[red]Needs attention:[/] {view.attention.summary}")
+        for issue in view.attention.issues:
+            console.print(f"  - {issue.field}: {issue.message}")
+    table = Table("When", "Step", "Detail")
+    for entry in view.timeline:
+        style = {"error": "red", "info": "dim"}.get(entry.outcome, "")
+        table.add_row(entry.at.strftime("%H:%M:%S.%f")[:-3], f"[{style}]{entry.step}[/]" if style else entry.step, entry.detail)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if args.command == "demo":
+        return asyncio.run(
+            run_demo(settings, orders=args.orders, timeout=args.timeout, lifecycle_seconds=args.m3_step_seconds)
+        )
+    return asyncio.run(_orders(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

