@@ -7,7 +7,7 @@ call does not overwrite M3's own defaults with blanks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +121,8 @@ def apply_mapping(
                     FieldError(
                         field=spec.lines.source,
                         source=spec.lines.source,
-                        message=f"{spec.lines.source}[{position}]: expected an object, got {type(item).__name__}",
+                        message=f"{spec.lines.source}[{position}]: expected an object, "
+                        f"got {type(item).__name__}",
                         line=position,
                     )
                 )
@@ -268,7 +269,7 @@ def _shown(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
 
 
-_TRANSFORMS = {
+_TRANSFORMS: dict[str, Callable[[str], str]] = {
     "upper": str.upper,
     "lower": str.lower,
     "strip": str.strip,

@@ -175,7 +175,8 @@ class MappingSpec(SpecModel):
                 if table not in lookups.tables:
                     known = ", ".join(sorted(lookups.tables)) or "none"
                     raise MappingSpecError(
-                        f"{self.entity}: field {rule.target} uses unknown lookup table {table!r} (known: {known})"
+                        f"{self.entity}: field {rule.target} uses unknown lookup table {table!r} "
+                        f"(known: {known})"
                     )
 
 

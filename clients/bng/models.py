@@ -6,6 +6,7 @@ sandbox serves them, and the order-to-cash workflow validates incoming webhooks 
 
 from __future__ import annotations
 
+
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -39,6 +40,9 @@ class TaxExemptStatus(StrEnum):
     EXEMPT = "Exempt"
 
 
+_TaxExemptStatus = TaxExemptStatus  # see the note above Order
+
+
 class Customer(BngModel):
     CustomerID: str = Field(min_length=1)
     ExternalID: str | None = Field(default=None, description="The M3 customer number (CUNO) once linked")
@@ -51,7 +55,7 @@ class Customer(BngModel):
     ShippingAddress: Address | None = None
     Status: CustomerStatus = CustomerStatus.ACTIVE
     CreditLimit: Decimal | None = None
-    TaxExemptStatus: TaxExemptStatus = TaxExemptStatus.TAXABLE
+    TaxExemptStatus: _TaxExemptStatus = TaxExemptStatus.TAXABLE
     UpdatedAt: datetime | None = None
 
 
@@ -98,6 +102,12 @@ class Invoice(BngModel):
     Currency: str
 
 
+# BNG names some fields like their types (Order.Invoice, Order.OrderStatus, ...). Inside the class
+# body the field's default would shadow the type, so those annotations go through these aliases.
+_Invoice = Invoice
+_OrderStatus = OrderStatus
+
+
 class Order(BngModel):
     OrderID: str = Field(min_length=1)
     StoreID: str = Field(default="WEB", description="The BNG instance/channel the order came from")
@@ -109,7 +119,7 @@ class Order(BngModel):
     Email: str | None = None
     Phone: str | None = None
     OrderDate: str = Field(min_length=1, description="As BNG sends it, e.g. 2026-11-24T10:15:00Z")
-    OrderStatus: OrderStatus = OrderStatus.PENDING
+    OrderStatus: _OrderStatus = OrderStatus.PENDING
     Currency: str = Field(default="EUR", min_length=3, max_length=3)
     CustomerPO: str | None = None
     BillingAddress: Address | None = None
@@ -120,14 +130,14 @@ class Order(BngModel):
     M3OrderNumber: str | None = None
     DeliveryNumber: str | None = None
     StatusReason: str | None = None
-    Invoice: Invoice | None = None
+    Invoice: _Invoice | None = None
     UpdatedAt: datetime | None = None
 
 
 class OrderStatusUpdate(BngModel):
     """Body of ``PATCH /api/v1/orders/{OrderID}``: what m3bng pushes back from M3."""
 
-    OrderStatus: OrderStatus
+    OrderStatus: _OrderStatus
     M3OrderNumber: str | None = None
     DeliveryNumber: str | None = None
     StatusReason: str | None = None

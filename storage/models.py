@@ -1,0 +1,95 @@
+"""Tables of the cross-reference store.
+
+Migration-friendly on purpose: explicit table names and a naming convention, so every
+constraint has a stable name an Alembic migration can refer to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, UniqueConstraint, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventSource(StrEnum):
+    BNG_WEBHOOK = "bng-webhook"
+    ION_BOD = "ion-bod"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class CustomerXref(Timestamps, Base):
+    """A BNG customer and the M3 customer (company + CUNO) it is synchronised with."""
+
+    __tablename__ = "customer_xref"
+    __table_args__ = (UniqueConstraint("m3_cono", "m3_cuno"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bng_customer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    bng_external_id: Mapped[str | None] = mapped_column(String(64))
+    m3_cono: Mapped[int] = mapped_column(Integer)
+    m3_cuno: Mapped[str] = mapped_column(String(10))
+
+    def __repr__(self) -> str:
+        return f"CustomerXref({self.bng_customer_id!r} <-> {self.m3_cono}/{self.m3_cuno})"
+
+
+class OrderXref(Timestamps, Base):
+    """A BNG order, the M3 order made from it, and the workflow that did it."""
+
+    __tablename__ = "order_xref"
+    # NULL orders (not yet confirmed) never collide: NULLs are distinct in both databases.
+    __table_args__ = (UniqueConstraint("m3_cono", "m3_orno"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bng_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    m3_cono: Mapped[int] = mapped_column(Integer)
+    # OIS100MI AddBatchHead's ORNO; Confirm may return a different, final one.
+    m3_temp_orno: Mapped[str | None] = mapped_column(String(10))
+    m3_orno: Mapped[str | None] = mapped_column(String(10))
+    workflow_id: Mapped[str] = mapped_column(String(255))
+
+    def __repr__(self) -> str:
+        return f"OrderXref({self.bng_order_id!r} <-> {self.m3_cono}/{self.m3_orno or self.m3_temp_orno})"
+
+
+class ReceivedEvent(Base):
+    """One delivery seen from BNG or ION; the unique key turns redeliveries into no-ops."""
+
+    __tablename__ = "received_event"
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
