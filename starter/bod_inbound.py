@@ -11,14 +11,13 @@ from typing import Literal
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.datastructures import UploadFile
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from clients.ion.bod import BodParseError, InvoiceBod, SalesOrderBod, ShipmentBod, UnsupportedBodError, parse_bod
-from clients.ion.ims import ImsParameters, decode_payload
+from clients.ion import IonError, UnsupportedBodError, parse_bod, parse_multipart
+from clients.ion.bod import InvoiceBod, SalesOrderBod, ShipmentBod
 from storage import xref
 from workflows.models import M3OrderEvent, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
@@ -46,14 +45,13 @@ async def protocol() -> dict[str, object]:
 @router.post("/v3/multipartMessage", status_code=202, response_model=ImsAck)
 @router.post("/v3/message/multipart", status_code=202, response_model=ImsAck)
 async def receive_message(request: Request) -> ImsAck:
-    form = await request.form()
     try:
-        params = ImsParameters.model_validate_json(await _part(form.get("ParameterRequest"), "ParameterRequest"))
-        bod = parse_bod(decode_payload(params, await _part(form.get("MessagePayload"), "MessagePayload")))
+        _, xml = parse_multipart(request.headers.get("content-type", ""), await request.body())
+        bod = parse_bod(xml)
     except UnsupportedBodError as error:
         log.info("BOD not handled", reason=str(error))
         return ImsAck(outcome="ignored", detail=str(error))
-    except (ValidationError, BodParseError, ValueError) as error:
+    except IonError as error:
         # IMS v3: 400 is "malformed message"; ION reports it instead of retrying for ever.
         raise HTTPException(status_code=400, detail=str(error)) from error
 
@@ -114,14 +112,6 @@ def order_event(bod: SalesOrderBod | ShipmentBod | InvoiceBod) -> tuple[M3OrderE
         occurred_at=bod.creation_datetime,
     )
     return event, bod.customer_order_ref, bod.order_number
-
-
-async def _part(value: UploadFile | str | None, name: str) -> bytes:
-    if value is None:
-        raise ValueError(f"multipart part {name} is missing")
-    if isinstance(value, str):
-        return value.encode()
-    return await value.read()
 
 
 def _bng_order_for(sessions: sessionmaker[Session], cono: int, orno: str | None) -> str | None:

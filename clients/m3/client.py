@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import quote
 
 import httpx
@@ -37,6 +37,8 @@ from clients.m3.ionapi import IonApiFile, load_ionapi
 from clients.m3.responses import parse_bulk, parse_v1, parse_v2
 from clients.m3.retry import full_jitter, parse_retry_after
 from clients.m3.values import M3Value, format_record, with_company
+
+__all__ = ["M3Client", "M3Transaction", "M3TransactionResult", "M3Value"]
 
 log = structlog.get_logger(__name__)
 
@@ -162,7 +164,7 @@ class M3Client:
 
     def _single_url(
         self,
-        version: str,
+        version: Literal["v1", "v2"],
         program: str,
         transaction: str,
         record: Mapping[str, M3Value] | None,

@@ -1,0 +1,331 @@
+"""Parse M3 outbound BODs (InforOAGIS/2 XML) into typed models.
+
+The XML comes from outside, so DOCTYPE and entity declarations are refused before any tree is built
+(XXE, "billion laughs"). Only the stdlib is used.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from xml.parsers import expat
+
+from clients.ion.bod_models import (
+    Bod,
+    InvoiceBod,
+    InvoiceLine,
+    SalesOrderBod,
+    SalesOrderLine,
+    ShipmentBod,
+    ShipmentItem,
+)
+from clients.ion.errors import BodParseError, UnsupportedBodError
+
+__all__ = [
+    "NAMESPACE",
+    "BodParseError",
+    "InvoiceBod",
+    "SalesOrderBod",
+    "ShipmentBod",
+    "UnsupportedBodError",
+    "parse_bod",
+]
+
+NAMESPACE = "http://schema.infor.com/InforOAGIS/2"
+SUPPORTED_VERBS = frozenset({"Sync", "Show"})
+SUPPORTED_NOUNS = frozenset({"SalesOrder", "Shipment", "Invoice"})
+# OAGIS verbs, to split "SyncSalesOrder" into verb and noun even for nouns we do not handle.
+_OAGIS_VERBS = (
+    "Acknowledge",
+    "Cancel",
+    "Change",
+    "Confirm",
+    "Get",
+    "List",
+    "Load",
+    "Notify",
+    "Post",
+    "Process",
+    "Respond",
+    "Show",
+    "Sync",
+    "Update",
+)
+
+
+def parse_bod(xml: bytes) -> Bod:
+    """Parse a SalesOrder, Shipment or Invoice BOD (verb Sync or Show).
+
+    Raises ``UnsupportedBodError`` for other verbs/nouns and ``BodParseError`` for anything malformed.
+    """
+    _refuse_declarations(xml)
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise BodParseError(f"not well-formed XML: {exc}") from exc
+    namespace, _, root_name = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
+    if namespace != NAMESPACE:
+        raise BodParseError(f"root <{root_name}> is not in the {NAMESPACE} namespace")
+    verb, noun = _split_root(root_name)
+    doc = _Element(root, root_name)
+    common = _common_fields(doc, verb, noun)
+    if noun == "SalesOrder":
+        return _sales_order(doc, common)
+    if noun == "Shipment":
+        return _shipment(doc, common)
+    return _invoice(doc, common)
+
+
+def _refuse_declarations(xml: bytes) -> None:
+    # A separate expat pass, because ElementTree's C parser exposes no hook for these declarations.
+    parser = expat.ParserCreate()
+
+    def refuse(*_: object) -> None:
+        raise BodParseError("DOCTYPE and entity declarations are not accepted in a BOD")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(xml, True)
+    except expat.ExpatError as exc:
+        raise BodParseError(f"not well-formed XML: {exc}") from exc
+
+
+def _split_root(root_name: str) -> tuple[str, str]:
+    for verb in _OAGIS_VERBS:
+        if root_name.startswith(verb) and len(root_name) > len(verb):
+            noun = root_name[len(verb) :]
+            if verb not in SUPPORTED_VERBS:
+                raise UnsupportedBodError(f"unsupported BOD verb {verb} ({root_name})", verb=verb, noun=noun)
+            if noun not in SUPPORTED_NOUNS:
+                raise UnsupportedBodError(f"unsupported BOD noun {noun} ({root_name})", verb=verb, noun=noun)
+            return verb, noun
+    raise UnsupportedBodError(f"unknown BOD verb in <{root_name}>")
+
+
+class _Element:
+    """An element plus its path from the root, so errors can name exactly what is missing."""
+
+    def __init__(self, element: ET.Element, path: str) -> None:
+        self.element = element
+        self.path = path
+
+    def find(self, path: str) -> _Element | None:
+        found = self.element.find("/".join(f"{{{NAMESPACE}}}{part}" for part in path.split("/")))
+        return None if found is None else _Element(found, f"{self.path}/{path}")
+
+    def findall(self, name: str) -> list[_Element]:
+        found = self.element.findall(f"{{{NAMESPACE}}}{name}")
+        # XPath-style 1-based index, so an error names the exact line.
+        return [_Element(e, f"{self.path}/{name}[{n}]") for n, e in enumerate(found, start=1)]
+
+    def require(self, path: str) -> _Element:
+        found = self.find(path)
+        if found is None:
+            raise BodParseError(f"missing element {self.path}/{path}")
+        return found
+
+    def text(self, path: str) -> str | None:
+        found = self.find(path)
+        if found is None or found.element.text is None:
+            return None
+        return found.element.text.strip() or None
+
+    def require_text(self, path: str) -> str:
+        value = self.text(path)
+        if value is None:
+            raise BodParseError(f"missing or empty element {self.path}/{path}")
+        return value
+
+    def attribute(self, path: str, name: str) -> str | None:
+        found = self.find(path)
+        return None if found is None else found.element.get(name)
+
+    def decimal(self, path: str) -> Decimal | None:
+        value = self.text(path)
+        if value is None:
+            return None
+        try:
+            return Decimal(value)
+        except InvalidOperation as exc:
+            raise BodParseError(f"{self.path}/{path} is not a number: {value!r}") from exc
+
+    def integer(self, path: str) -> int | None:
+        value = self.text(path)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise BodParseError(f"{self.path}/{path} is not an integer: {value!r}") from exc
+
+    def datetime(self, path: str) -> datetime | None:
+        value = self.text(path)
+        return None if value is None else _datetime(value, f"{self.path}/{path}")
+
+    def date(self, path: str) -> date | None:
+        value = self.datetime(path)
+        return None if value is None else value.date()
+
+    def properties(self) -> dict[str, str]:
+        """UserArea/Property/NameValue pairs, e.g. {"m3.ORST": "33"}."""
+        pairs: dict[str, str] = {}
+        user_area = self.find("UserArea")
+        if user_area is None:
+            return pairs
+        for name_value in user_area.element.iter(f"{{{NAMESPACE}}}NameValue"):
+            name = name_value.get("name")
+            if name:
+                pairs[name] = (name_value.text or "").strip()
+        return pairs
+
+
+def _datetime(value: str, path: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BodParseError(f"{path} is not an ISO-8601 date-time: {value!r}") from exc
+
+
+def _int_or_none(value: str | None, path: str) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise BodParseError(f"{path} is not an integer: {value!r}") from exc
+
+
+def _common_fields(doc: _Element, verb: str, noun: str) -> dict[str, Any]:
+    application = doc.require("ApplicationArea")
+    verb_area = doc.require(f"DataArea/{verb}")
+    header_id = doc.require(f"DataArea/{noun}/{noun}Header/DocumentID/ID")
+    accounting_entity = verb_area.text("AccountingEntityID") or header_id.element.get("accountingEntity")
+    cono, divi = _split_accounting_entity(accounting_entity)
+    created = application.require_text("CreationDateTime")
+    return {
+        "bod_id": application.require_text("BODID"),
+        "verb": verb,
+        "creation_datetime": _datetime(created, f"{application.path}/CreationDateTime"),
+        "sender_logical_id": application.text("Sender/LogicalID"),
+        "tenant": verb_area.text("TenantID"),
+        "accounting_entity": accounting_entity,
+        "cono": cono,
+        "divi": divi,
+        "location": verb_area.text("LocationID") or header_id.element.get("location"),
+        "action_code": verb_area.attribute("ActionCriteria/ActionExpression", "actionCode"),
+        "variation_id": _int_or_none(header_id.element.get("variationID"), f"{header_id.path}@variationID"),
+    }
+
+
+def _split_accounting_entity(value: str | None) -> tuple[int | None, str | None]:
+    # "100_AAA" -> (100, "AAA"); "770_" and "100" (master AE) have no division.
+    if not value:
+        return None, None
+    cono_text, _, divi = value.partition("_")
+    cono = int(cono_text) if cono_text.isdigit() else None
+    return cono, divi or None
+
+
+def _sales_order(doc: _Element, common: dict[str, Any]) -> SalesOrderBod:
+    order = doc.require("DataArea/SalesOrder")
+    header = order.require("SalesOrderHeader")
+    properties = header.properties()
+    lines = [
+        SalesOrderLine(
+            line_number=_required_int(line, "LineNumber"),
+            item=line.require_text("Item/ItemID/ID"),
+            quantity=_required_decimal(line, "Quantity"),
+            unit_price=line.decimal("UnitPrice/Amount"),
+            status=line.text("Status/Code"),
+            orst=line.properties().get("m3.ORST"),
+        )
+        for line in order.findall("SalesOrderLine")
+    ]
+    return SalesOrderBod(
+        **common,
+        properties=properties,
+        order_number=header.require_text("DocumentID/ID"),
+        customer_order_ref=header.text("CustomerPurchaseOrderReference/DocumentID/ID"),
+        customer_number=header.text("CustomerParty/PartyIDs/ID"),
+        status_code=header.text("Status/Code"),
+        orsl=properties.get("m3.ORSL"),
+        orst=properties.get("m3.ORST"),
+        total_amount=header.decimal("TotalAmount"),
+        currency=header.attribute("TotalAmount", "currencyID"),
+        lines=lines,
+    )
+
+
+def _shipment(doc: _Element, common: dict[str, Any]) -> ShipmentBod:
+    shipment = doc.require("DataArea/Shipment")
+    header = shipment.require("ShipmentHeader")
+    properties = header.properties()
+    items = [
+        ShipmentItem(
+            item=item.require_text("ItemID/ID"),
+            quantity=_required_decimal(item, "ShippedQuantity"),
+            order_number=item.text("SalesOrderReference/DocumentID/ID"),
+            line_number=item.integer("SalesOrderReference/LineNumber"),
+            customer_order_ref=item.text("CustomerPurchaseOrderReference/DocumentID/ID"),
+        )
+        for item in shipment.findall("ShipmentItem")
+    ]
+    return ShipmentBod(
+        **common,
+        properties=properties,
+        delivery_number=header.require_text("DocumentID/ID"),
+        status_code=header.text("Status/Code"),
+        ship_datetime=header.datetime("ActualShipDateTime"),
+        customer_number=header.text("ShipToParty/PartyIDs/ID") or header.text("CustomerParty/PartyIDs/ID"),
+        items=items,
+    )
+
+
+def _invoice(doc: _Element, common: dict[str, Any]) -> InvoiceBod:
+    invoice = doc.require("DataArea/Invoice")
+    header = invoice.require("InvoiceHeader")
+    properties = header.properties()
+    lines = [
+        InvoiceLine(
+            line_number=_required_int(line, "LineNumber"),
+            item=line.text("Item/ItemID/ID"),
+            quantity=line.decimal("Quantity"),
+            amount=line.decimal("ExtendedAmount"),
+        )
+        for line in invoice.findall("InvoiceLine")
+    ]
+    return InvoiceBod(
+        **common,
+        properties=properties,
+        invoice_number=header.require_text("DocumentID/ID"),
+        invoice_year=_int_or_none(properties.get("m3.YEA4"), f"{header.path}/UserArea m3.YEA4"),
+        cino=properties.get("m3.CINO"),
+        invoice_date=header.date("DocumentDateTime"),
+        due_date=header.date("PaymentTerm/DueDateTime"),
+        total_amount=header.decimal("TotalAmount"),
+        net_amount=header.decimal("ExtendedAmount"),
+        tax_amount=header.decimal("TotalTaxAmount"),
+        currency=header.attribute("TotalAmount", "currencyID"),
+        order_number=header.text("SalesOrderReference/DocumentID/ID"),
+        customer_order_ref=header.text("CustomerPurchaseOrderReference/DocumentID/ID"),
+        delivery_number=header.text("ShipmentReference/DocumentID/ID"),
+        customer_number=header.text("CustomerParty/PartyIDs/ID"),
+        lines=lines,
+    )
+
+
+def _required_int(element: _Element, path: str) -> int:
+    value = element.integer(path)
+    if value is None:
+        raise BodParseError(f"missing or empty element {element.path}/{path}")
+    return value
+
+
+def _required_decimal(element: _Element, path: str) -> Decimal:
+    value = element.decimal(path)
+    if value is None:
+        raise BodParseError(f"missing or empty element {element.path}/{path}")
+    return value

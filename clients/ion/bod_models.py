@@ -1,0 +1,114 @@
+"""Typed views of the M3 outbound BODs the product consumes (SalesOrder, Shipment, Invoice)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class BodBase(BaseModel):
+    """What every BOD carries: identity, timing and the M3 company/division it belongs to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bod_id: str
+    verb: str
+    creation_datetime: datetime
+    sender_logical_id: str | None = None
+    tenant: str | None = None
+    # M3 form "CONO_DIVI" (e.g. "100_AAA"); just "CONO" for master-AE nouns (reference 4.1).
+    accounting_entity: str | None = None
+    cono: int | None = None
+    divi: str | None = None
+    location: str | None = None
+    action_code: str | None = None
+    # Revision counter of the document: a higher one supersedes a lower one.
+    variation_id: int | None = None
+    # The header's UserArea NameValues, e.g. {"m3.ORTP": "A01"}.
+    properties: dict[str, str] = {}
+
+
+class SalesOrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line_number: int
+    item: str
+    quantity: Decimal
+    unit_price: Decimal | None = None
+    status: str | None = None
+    orst: str | None = None
+
+
+class SalesOrderBod(BodBase):
+    noun: Literal["SalesOrder"] = "SalesOrder"
+    order_number: str
+    customer_order_ref: str | None = None
+    customer_number: str | None = None
+    status_code: str | None = None
+    # Lowest and highest line status of the order (reference 3.6).
+    orsl: str | None = None
+    orst: str | None = None
+    total_amount: Decimal | None = None
+    currency: str | None = None
+    lines: list[SalesOrderLine] = []
+
+
+class ShipmentItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    quantity: Decimal
+    order_number: str | None = None
+    line_number: int | None = None
+    customer_order_ref: str | None = None
+
+
+class ShipmentBod(BodBase):
+    noun: Literal["Shipment"] = "Shipment"
+    delivery_number: str
+    status_code: str | None = None
+    ship_datetime: datetime | None = None
+    customer_number: str | None = None
+    items: list[ShipmentItem] = []
+
+    @property
+    def order_numbers(self) -> list[str]:
+        """Distinct order numbers in this delivery, in document order."""
+        return list(dict.fromkeys(i.order_number for i in self.items if i.order_number))
+
+    @property
+    def customer_order_refs(self) -> list[str]:
+        return list(dict.fromkeys(i.customer_order_ref for i in self.items if i.customer_order_ref))
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line_number: int
+    item: str | None = None
+    quantity: Decimal | None = None
+    amount: Decimal | None = None
+
+
+class InvoiceBod(BodBase):
+    noun: Literal["Invoice"] = "Invoice"
+    invoice_number: str
+    invoice_year: int | None = None
+    cino: str | None = None
+    invoice_date: date | None = None
+    due_date: date | None = None
+    total_amount: Decimal | None = None
+    net_amount: Decimal | None = None
+    tax_amount: Decimal | None = None
+    currency: str | None = None
+    order_number: str | None = None
+    customer_order_ref: str | None = None
+    delivery_number: str | None = None
+    customer_number: str | None = None
+    lines: list[InvoiceLine] = []
+
+
+Bod = SalesOrderBod | ShipmentBod | InvoiceBod
