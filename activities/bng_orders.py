@@ -6,8 +6,8 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.connections import Connections
-from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors
+from activities.heartbeat import auto_heartbeat
 from clients.bng.models import Invoice, OrderStatus, OrderStatusUpdate
 
 

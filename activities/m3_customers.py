@@ -11,8 +11,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.connections import Connections
-from activities.heartbeat import auto_heartbeat
 from activities.errors import BNG_BUSINESS_ERROR, classified_errors
+from activities.heartbeat import auto_heartbeat
 from clients.bng.models import Customer
 from clients.m3.errors import M3BusinessError
 from mapping.engine import apply_mapping
@@ -97,5 +97,7 @@ class M3CustomerActivities:
 
     def _link(self, bng_customer_id: str, cuno: str) -> None:
         with self._c.sessions() as session:
-            xref.link_customer(session, bng_customer_id=bng_customer_id, cono=self._c.settings.m3_cono, cuno=cuno)
+            xref.link_customer(
+                session, bng_customer_id=bng_customer_id, cono=self._c.settings.m3_cono, cuno=cuno
+            )
             session.commit()

@@ -6,8 +6,8 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.connections import Connections
-from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors
+from activities.heartbeat import auto_heartbeat
 from clients.m3.client import M3Transaction
 
 # MMS200MI item status: 20 is active; 80 and 90 can no longer be ordered.
@@ -44,7 +44,9 @@ class M3ItemActivities:
         problems = []
         for itno, result in zip(items, results, strict=True):
             if result.error is not None:
-                problems.append(ItemProblem(item_number=itno, code=result.error.code, message=result.error.message))
+                problems.append(
+                    ItemProblem(item_number=itno, code=result.error.code, message=result.error.message)
+                )
             elif result.records and result.records[0].get("STAT") not in SELLABLE_ITEM_STATUSES:
                 status = result.records[0].get("STAT")
                 problems.append(ItemProblem(item_number=itno, message=f"Item {itno} has status {status}"))

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities.connections import Connections
-from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors, m3_business_failure
+from activities.heartbeat import auto_heartbeat
 from clients.m3.client import M3Transaction
 from clients.m3.errors import M3BusinessError
 from storage import xref
@@ -81,7 +81,10 @@ class M3OrderActivities:
             missing = [line for line in data.lines if line.get("PONR", "").lstrip("0") not in present]
             results = await self._c.m3.bulk(
                 "OIS100MI",
-                [M3Transaction(transaction="AddBatchLine", record={**line, "ORNO": temp}) for line in missing],
+                [
+                    M3Transaction(transaction="AddBatchLine", record={**line, "ORNO": temp})
+                    for line in missing
+                ],
             )
         failed = [result.error for result in results if result.error is not None]
         if failed:

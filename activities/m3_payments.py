@@ -7,6 +7,7 @@ the batch and line an earlier attempt created ("record already exists") instead 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from datetime import date
 from decimal import Decimal
 
@@ -14,8 +15,9 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.connections import Connections
-from activities.heartbeat import auto_heartbeat
 from activities.errors import classified_errors
+from activities.heartbeat import auto_heartbeat
+from clients.m3 import M3Value
 from clients.m3.errors import M3BusinessError
 
 ALREADY_EXISTS = "XRE0103"
@@ -52,59 +54,57 @@ class M3PaymentActivities:
         pbid = payment_batch_number(data.payment_id)
         m3 = self._c.m3
         with classified_errors():
-            invoice_before = await self._invoice(data)
-            await _tolerating_exists(
+            batch_existed = await _exists_already(
                 m3.execute(
                     "ARS040MI",
                     "AddBatchHead",
-                    {
-                        "PBID": pbid,
-                        "BOPE": self._c.settings.m3_payment_batch_type,
-                        "ACDT": data.payment_date,
-                    },
+                    {"PBID": pbid, "BOPE": self._c.settings.m3_payment_batch_type, "ACDT": data.payment_date},
                 )
             )
-            await _tolerating_exists(
-                m3.execute(
-                    "ARS040MI",
-                    "AddBatchLine",
-                    {
-                        "PBID": pbid,
-                        "TRNO": 1,
-                        "CINO": data.invoice_number,
-                        "INYR": data.invoice_year,
-                        "CUNO": data.cuno,
-                        "PYAM": data.amount,
-                        "CUCD": data.currency,
-                    },
+            line: dict[str, M3Value] = {
+                "PBID": pbid,
+                "TRNO": 1,
+                "CINO": data.invoice_number,
+                "INYR": data.invoice_year,
+                "CUNO": data.cuno,
+                "PYAM": data.amount,
+                "CUCD": data.currency,
+            }
+            if not await _posted_by_earlier_attempt(
+                m3.execute("ARS040MI", "AddBatchLine", line), batch_existed
+            ):
+                await _posted_by_earlier_attempt(
+                    m3.execute("ARS040MI", "ControlBatch", {"PBID": pbid}), batch_existed
                 )
+            invoice = await m3.get_one(
+                "ARS200MI",
+                "GetInvoice",
+                {"CUNO": data.cuno, "CINO": data.invoice_number, "INYR": data.invoice_year},
             )
-            try:
-                await m3.execute("ARS040MI", "ControlBatch", {"PBID": pbid})
-            except M3BusinessError:
-                # Already posted by an earlier attempt if the invoice no longer carries this amount.
-                open_now = _open_amount(await self._invoice(data))
-                if open_now is None or open_now > _open_amount(invoice_before, default=Decimal(0)) - data.amount:
-                    raise
-            open_amount = _open_amount(await self._invoice(data))
-        return PostedPayment(payment_batch=pbid, open_amount=open_amount)
-
-    async def _invoice(self, data: PostPaymentInput) -> dict[str, str]:
-        return await self._c.m3.get_one(
-            "ARS200MI",
-            "GetInvoice",
-            {"CUNO": data.cuno, "CINO": data.invoice_number, "INYR": data.invoice_year},
-        )
+        open_amount = invoice.get("OPAM")
+        return PostedPayment(payment_batch=pbid, open_amount=Decimal(open_amount) if open_amount else None)
 
 
-def _open_amount(invoice: dict[str, str], default: Decimal | None = None) -> Decimal | None:
-    value = invoice.get("OPAM") or invoice.get("CUAM")
-    return Decimal(value) if value not in (None, "") else default
-
-
-async def _tolerating_exists(call: object) -> None:
+async def _exists_already(call: Awaitable[object]) -> bool:
+    """Run an add; True if M3 says the record already exists (an earlier attempt added it)."""
     try:
-        await call  # type: ignore[misc]
+        await call
     except M3BusinessError as error:
         if error.code != ALREADY_EXISTS:
             raise
+        return True
+    return False
+
+
+async def _posted_by_earlier_attempt(call: Awaitable[object], batch_existed: bool) -> bool:
+    """Run a batch step; True if it failed only because an earlier attempt already posted our batch."""
+    try:
+        await call
+    except M3BusinessError as error:
+        if error.code == ALREADY_EXISTS:
+            return False
+        # M3 refuses to touch a posted batch, naming PBID; that batch can only be ours.
+        if batch_existed and error.field == "PBID":
+            return True
+        raise
+    return False

@@ -1,11 +1,11 @@
 """``m3bng``: the command line for running the demo and operating orders.
 
-    m3bng demo [--orders 12]              start the embedded stack and run the demo
-    m3bng orders list [--stage NeedsAttention]
-    m3bng orders show BNG-10001           stage and timeline of one order
-    m3bng orders fix BNG-10001 --payload fixed.json
-    m3bng orders resume BNG-10001         after fixing the cause in M3 (e.g. the item exists now)
-    m3bng orders cancel BNG-10001 --reason "customer withdrew"
+m3bng demo [--orders 12]              start the embedded stack and run the demo
+m3bng orders list [--stage NeedsAttention]
+m3bng orders show BNG-10001           stage and timeline of one order
+m3bng orders fix BNG-10001 --payload fixed.json
+m3bng orders resume BNG-10001         after fixing the cause in M3 (e.g. the item exists now)
+m3bng orders cancel BNG-10001 --reason "customer withdrew"
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=240.0)
     demo.add_argument("--m3-step-seconds", type=float, default=1.0, help="M3 sandbox status clock")
 
-    orders = commands.add_parser("orders", help="find and operate orders").add_subparsers(dest="action", required=True)
+    orders = commands.add_parser("orders", help="find and operate orders").add_subparsers(
+        dest="action", required=True
+    )
     listing = orders.add_parser("list")
     listing.add_argument("--stage")
     for action in ("show", "fix", "resume", "cancel"):
@@ -54,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
 async def _orders(args: argparse.Namespace) -> int:
     client = await connect(get_settings())
     if args.action == "list":
-        query = f'{sa.ORDER_STAGE.name} = "{args.stage}"' if args.stage else f"{sa.BNG_ORDER_ID.name} IS NOT NULL"
+        query = (
+            f'{sa.ORDER_STAGE.name} = "{args.stage}"' if args.stage else f"{sa.BNG_ORDER_ID.name} IS NOT NULL"
+        )
         table = Table("Workflow", "Status", "Started")
         async for wf in client.list_workflows(query):
             table.add_row(wf.id, wf.status.name if wf.status else "", str(wf.start_time))
@@ -66,7 +70,9 @@ async def _orders(args: argparse.Namespace) -> int:
         view = await handle.query(OrderToCashWorkflow.status)
     elif args.action == "fix":
         payload = json.loads(args.payload.read_text())
-        view = await handle.execute_update(OrderToCashWorkflow.fix_payload, FixPayload(payload=payload, reason=args.reason))
+        view = await handle.execute_update(
+            OrderToCashWorkflow.fix_payload, FixPayload(payload=payload, reason=args.reason)
+        )
     elif args.action == "resume":
         view = await handle.execute_update(OrderToCashWorkflow.resume, Resume(reason=args.reason))
     else:
@@ -76,8 +82,10 @@ async def _orders(args: argparse.Namespace) -> int:
 
 
 def _print_view(view: OrderView) -> None:
-    console.print(f"[bold]{view.bng_order_id}[/]  stage [cyan]{view.stage.value}[/]  M3 order {view.m3_order_number or '-'}"
-                  f"  customer {view.m3_customer_number or '-'}")
+    console.print(
+        f"[bold]{view.bng_order_id}[/]  stage [cyan]{view.stage.value}[/]"
+        f"  M3 order {view.m3_order_number or '-'}  customer {view.m3_customer_number or '-'}"
+    )
     if view.attention:
         console.print(f"[red]Needs attention:[/] {view.attention.summary}")
         for issue in view.attention.issues:
@@ -85,7 +93,11 @@ def _print_view(view: OrderView) -> None:
     table = Table("When", "Step", "Detail")
     for entry in view.timeline:
         style = {"error": "red", "info": "dim"}.get(entry.outcome, "")
-        table.add_row(entry.at.strftime("%H:%M:%S.%f")[:-3], f"[{style}]{entry.step}[/]" if style else entry.step, entry.detail)
+        table.add_row(
+            entry.at.strftime("%H:%M:%S.%f")[:-3],
+            f"[{style}]{entry.step}[/]" if style else entry.step,
+            entry.detail,
+        )
     console.print(table)
 
 
@@ -95,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "demo":
         return asyncio.run(
-            run_demo(settings, orders=args.orders, timeout=args.timeout, lifecycle_seconds=args.m3_step_seconds)
+            run_demo(
+                settings, orders=args.orders, timeout=args.timeout, lifecycle_seconds=args.m3_step_seconds
+            )
         )
     return asyncio.run(_orders(args))
 

@@ -29,8 +29,17 @@ from workflows.order_to_cash import OrderToCashWorkflow
 
 FINAL = {Stage.PAID, Stage.CANCELLED, Stage.NEEDS_ATTENTION}
 STAGE_STYLE = {Stage.PAID: "bold green", Stage.NEEDS_ATTENTION: "bold red", Stage.CANCELLED: "dim"}
-PIPELINE = [Stage.RECEIVED, Stage.VALIDATED, Stage.CUSTOMER_READY, Stage.ORDER_CREATED, Stage.ALLOCATED,
-            Stage.PICKING, Stage.SHIPPED, Stage.INVOICED, Stage.PAID]
+PIPELINE = [
+    Stage.RECEIVED,
+    Stage.VALIDATED,
+    Stage.CUSTOMER_READY,
+    Stage.ORDER_CREATED,
+    Stage.ALLOCATED,
+    Stage.PICKING,
+    Stage.SHIPPED,
+    Stage.INVOICED,
+    Stage.PAID,
+]
 
 
 @dataclass
@@ -53,7 +62,9 @@ async def place_orders(bng: BngClient, count: int) -> list[str]:
     return [order.OrderID for order in orders]
 
 
-async def follow(client: Client, bng: BngClient, order_ids: list[str], timeout: float, console: Console) -> DemoOutcome:
+async def follow(
+    client: Client, bng: BngClient, order_ids: list[str], timeout: float, console: Console
+) -> DemoOutcome:
     views: dict[str, OrderView | None] = dict.fromkeys(order_ids)
     paid_requested: set[str] = set()
     started = time.monotonic()
@@ -84,7 +95,16 @@ async def _view(client: Client, order_id: str) -> OrderView | None:
 
 def _table(views: dict[str, OrderView | None], elapsed: float) -> Table:
     table = Table(title=f"m3bng order-to-cash — live ({elapsed:4.0f}s)", expand=False)
-    for column in ("BNG order", "Customer", "Progress", "Stage", "M3 order", "Delivery", "Invoice", "Last step"):
+    for column in (
+        "BNG order",
+        "Customer",
+        "Progress",
+        "Stage",
+        "M3 order",
+        "Delivery",
+        "Invoice",
+        "Last step",
+    ):
         table.add_column(column)
     for order_id, view in views.items():
         if view is None:
@@ -109,20 +129,24 @@ def _table(views: dict[str, OrderView | None], elapsed: float) -> Table:
 def print_summary(console: Console, outcome: DemoOutcome) -> None:
     stages = Counter(view.stage.value if view else "not started" for view in outcome.views.values())
     console.print()
-    console.print(f"[bold]{len(outcome.views)} demo orders in {outcome.seconds:.1f}s:[/] " +
-                  ", ".join(f"{count} {stage}" for stage, count in sorted(stages.items())))
+    console.print(
+        f"[bold]{len(outcome.views)} demo orders in {outcome.seconds:.1f}s:[/] "
+        + ", ".join(f"{count} {stage}" for stage, count in sorted(stages.items()))
+    )
     for order_id, view in outcome.views.items():
         if view and view.attention:
             console.print(f"  [red]{order_id}[/]: {view.attention.summary}")
     ui = f"http://localhost:{TEMPORAL_UI_PORT}/namespaces/default/workflows"
-    console.print(f"Temporal UI: {ui}   (search e.g. OrderStage=\"Paid\")")
+    console.print(f'Temporal UI: {ui}   (search e.g. OrderStage="Paid")')
     console.print("Timelines:   m3bng orders show <BNG order id>")
 
 
 async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle_seconds: float) -> int:
     console = Console()
     stack = EmbeddedStack(settings, lifecycle_seconds=lifecycle_seconds)
-    console.print("[bold]Starting the embedded stack[/] (Temporal dev server, M3 + BNG sandboxes, worker, receiver)…")
+    console.print(
+        "[bold]Starting the embedded stack[/] (Temporal dev server, M3 + BNG sandboxes, worker, receiver)…"
+    )
     try:
         stack.start()
         client = await connect(settings)

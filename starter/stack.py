@@ -60,19 +60,34 @@ class EmbeddedStack:
         return f"http://{self.settings.receiver_host}:{self.settings.receiver_port}"
 
     def start(self) -> None:
-        busy = [port for port in (TEMPORAL_PORT, TEMPORAL_UI_PORT, M3_PORT, BNG_PORT, self.settings.receiver_port)
-                if _port_in_use(port)]
+        busy = [
+            port
+            for port in (TEMPORAL_PORT, TEMPORAL_UI_PORT, M3_PORT, BNG_PORT, self.settings.receiver_port)
+            if _port_in_use(port)
+        ]
         if busy:
             raise RuntimeError(f"ports already in use: {busy}; is another m3bng stack running?")
         (VAR / "logs").mkdir(parents=True, exist_ok=True)
         self._spawn(
             "temporal",
             [
-                temporal_binary(), "server", "start-dev",
-                "--ip", "127.0.0.1", "--port", str(TEMPORAL_PORT), "--ui-port", str(TEMPORAL_UI_PORT),
-                "--db-filename", str(VAR / "temporal.db"),
-                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-                "--log-level", "warn",
+                temporal_binary(),
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(TEMPORAL_PORT),
+                "--ui-port",
+                str(TEMPORAL_UI_PORT),
+                "--db-filename",
+                str(VAR / "temporal.db"),
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=normal",
+                "--log-level",
+                "warn",
                 *sa.dev_server_flags(),
             ],
         )
@@ -80,18 +95,37 @@ class EmbeddedStack:
         self._spawn(
             "m3-sandbox",
             [
-                sys.executable, "-m", "sandbox.m3", "--port", str(M3_PORT),
-                "--db", str(VAR / "m3-sandbox.db"), "--ionapi-out", str(self.settings.m3_ionapi),
-                "--bod-endpoint", f"{receiver}/ims/v3/multipartMessage",
-                "--advance-every", str(self.lifecycle_seconds), "--seed-demo",
+                sys.executable,
+                "-m",
+                "sandbox.m3",
+                "--port",
+                str(M3_PORT),
+                "--db",
+                str(VAR / "m3-sandbox.db"),
+                "--ionapi-out",
+                str(self.settings.m3_ionapi),
+                "--bod-endpoint",
+                f"{receiver}/ims/v3/multipartMessage",
+                "--advance-every",
+                str(self.lifecycle_seconds),
+                "--seed-demo",
             ],
         )
         self._spawn(
             "bng-sandbox",
             [
-                sys.executable, "-m", "sandbox.bng", "--port", str(BNG_PORT),
-                "--db", str(VAR / "bng-sandbox.db"), "--webhook-url", f"{receiver}/webhooks/bng",
-                "--webhook-secret", self.settings.bng_webhook_secret.get_secret_value(), "--seed-demo",
+                sys.executable,
+                "-m",
+                "sandbox.bng",
+                "--port",
+                str(BNG_PORT),
+                "--db",
+                str(VAR / "bng-sandbox.db"),
+                "--webhook-url",
+                f"{receiver}/webhooks/bng",
+                "--webhook-secret",
+                self.settings.bng_webhook_secret.get_secret_value(),
+                "--seed-demo",
             ],
         )
         self._wait_http("m3-sandbox", f"{self.m3_url}/_sandbox/outbox")

@@ -127,7 +127,9 @@ async def _signal_payment(client: Client, data: dict[str, Any]) -> WebhookAck:
         except RPCError:
             closed = False
         if closed:
-            return WebhookAck(outcome="ignored", workflow_id=workflow_id, detail="order workflow has finished")
+            return WebhookAck(
+                outcome="ignored", workflow_id=workflow_id, detail="order workflow has finished"
+            )
         # The order's own webhook may still be on its way: BNG retries this one later.
         raise HTTPException(status_code=409, detail=f"no workflow for order {payment.OrderID} yet") from error
     return WebhookAck(outcome="signalled", workflow_id=workflow_id)

@@ -169,7 +169,9 @@ class OrderToCashWorkflow:
                 Attention(
                     kind="m3_business_error",
                     summary="; ".join(problem.message for problem in items.problems),
-                    issues=[FieldIssue(field="ITNO", message=p.message, source="SKU") for p in items.problems],
+                    issues=[
+                        FieldIssue(field="ITNO", message=p.message, source="SKU") for p in items.problems
+                    ],
                     m3_program="MMS200MI",
                     m3_transaction="GetItmBasic",
                     m3_code=items.problems[0].code,
@@ -239,7 +241,9 @@ class OrderToCashWorkflow:
 
     async def _apply_m3_event(self, event: M3OrderEvent) -> None:
         if event.order_number and event.order_number != self._view.m3_order_number:
-            self._log("Ignored BOD", f"{event.noun} {event.bod_id} is about order {event.order_number}", "info")
+            self._log(
+                "Ignored BOD", f"{event.noun} {event.bod_id} is about order {event.order_number}", "info"
+            )
             return
         if event.noun == "SalesOrder" and event.orsl:
             self._view.m3_status = f"{event.orsl}/{event.orst or event.orsl}"
@@ -287,7 +291,9 @@ class OrderToCashWorkflow:
             ),
             **SYSTEM_CALL,
         )
-        self._log("Invoice to BNG", f"invoice {invoice.invoice_number} {invoice.total_amount} {invoice.currency}")
+        self._log(
+            "Invoice to BNG", f"invoice {invoice.invoice_number} {invoice.total_amount} {invoice.currency}"
+        )
 
     async def _collect_payment(self) -> None:
         invoice = self._view.invoice
@@ -354,7 +360,7 @@ class OrderToCashWorkflow:
                 raise _NeedsAttention(
                     Attention(
                         kind="m3_business_error",
-                        summary=f"M3 {detail.program}/{detail.transaction} said {detail.code}: {detail.message}",
+                        summary=f"M3 {detail.program}/{detail.transaction} {detail.code}: {detail.message}",
                         issues=[FieldIssue(field=detail.field or "", message=detail.message)],
                         m3_program=detail.program,
                         m3_transaction=detail.transaction,
@@ -379,7 +385,11 @@ class OrderToCashWorkflow:
         if payment.payment_id not in self._seen_payments:
             self._seen_payments.add(payment.payment_id)
             self._payments.append(payment)
-            self._log("Payment captured in BNG", f"{payment.payment_id}: {payment.amount} {payment.currency}", "info")
+            self._log(
+                "Payment captured in BNG",
+                f"{payment.payment_id}: {payment.amount} {payment.currency}",
+                "info",
+            )
 
     @workflow.update
     def fix_payload(self, fix: FixPayload) -> OrderView:
@@ -418,7 +428,9 @@ class OrderToCashWorkflow:
 
     def _require_parked(self, what: str) -> None:
         if self._view.stage != Stage.NEEDS_ATTENTION or self._decision is not None:
-            raise ValueError(f"Order {self._view.bng_order_id} is {self._view.stage}; {what} needs NeedsAttention")
+            raise ValueError(
+                f"Order {self._view.bng_order_id} is {self._view.stage}; {what} needs NeedsAttention"
+            )
 
     def _order_confirmed(self, orno: str, detail: str) -> None:
         self._view.m3_order_number = orno
@@ -437,10 +449,12 @@ class OrderToCashWorkflow:
 
     def _log(self, step: str, detail: str = "", outcome: str = "ok") -> None:
         self._view.timeline.append(
-            TimelineEntry(at=workflow.now(), step=step, detail=detail, outcome=outcome)  # type: ignore[arg-type]
+            TimelineEntry(at=workflow.now(), step=step, detail=detail, outcome=outcome)
         )
 
-    async def _push_status(self, status: OrderStatus, reason: str | None = None, best_effort: bool = False) -> None:
+    async def _push_status(
+        self, status: OrderStatus, reason: str | None = None, best_effort: bool = False
+    ) -> None:
         push = workflow.execute_activity_method(
             BngOrderActivities.push_order_status_to_bng,
             PushOrderStatusInput(
