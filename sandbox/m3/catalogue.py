@@ -249,9 +249,7 @@ _TRANSACTIONS = [
     ),
     TransactionDef("OIS100MI", "DelHead", _inputs("ORNO"), ()),
     # Deliveries and invoices.
-    TransactionDef(
-        "MWS410MI", "GetHead", _inputs("DLIX"), _outputs("DLIX CONN IVNO CUOR WHLO PGRS PIST")
-    ),
+    TransactionDef("MWS410MI", "GetHead", _inputs("DLIX"), _outputs("DLIX CONN IVNO CUOR WHLO PGRS PIST")),
     TransactionDef(
         "OIS350MI",
         "LstInvHeadByCo",

@@ -56,7 +56,8 @@ def mandatory_field(field: str, description: str) -> MINok:
 
 
 def field_too_long(field: str, length: int) -> MINok:
-    return MINok("XLE0001", f"Input value for {field} is longer than {length} positions", field, INPUT_FIELD_TOO_LONG)
+    text = f"Input value for {field} is longer than {length} positions"
+    return MINok("XLE0001", text, field, INPUT_FIELD_TOO_LONG)
 
 
 def not_numeric(field: str, value: str) -> MINok:

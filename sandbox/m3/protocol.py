@@ -73,19 +73,16 @@ def record_from(params: Mapping[str, str]) -> dict[str, str]:
 
 
 def format_number(value: Decimal | int) -> str:
-    if isinstance(value, int):
-        return str(value)
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
+    """Plain notation, keeping the value's own scale: amounts stay "1498.00", counts stay "2"."""
+    return str(value) if isinstance(value, int) else format(value, "f")
 
 
 def format_value(fdef: FieldDef, value: Any, righttrim: bool) -> str:
     """Every MI value is a string; A-fields are blank-padded to their length unless trimmed."""
     if fdef.type is FieldType.NUMERIC:
-        text = "0" if value in (None, "") else format_number(value if isinstance(value, int) else Decimal(value))
-        return text
+        if value is None or value == "":
+            return "0"
+        return format_number(value if isinstance(value, int) else Decimal(value))
     if fdef.type is FieldType.DATE:
         if isinstance(value, date):
             return value.strftime("%Y%m%d")

@@ -1,0 +1,147 @@
+"""The `/_sandbox` admin API (JSON, no auth): knobs, faults, state, the lifecycle and the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from sandbox.m3.calllog import CallRecord
+from sandbox.m3.chaos import FaultRule, Knobs, KnobsUpdate
+from sandbox.m3.db import BatchHead, Delivery, Invoice, OrderHead, OutboxMessage
+from sandbox.m3.lifecycle import advance_all, advance_order, order_lines
+from sandbox.m3.outbox import outbox_view
+from sandbox.m3.sandbox import Sandbox
+
+
+class ConfigUpdate(BaseModel):
+    bod_endpoint: str | None = None
+    lifecycle_interval_seconds: float | None = Field(default=None, gt=0)
+
+
+class ResetRequest(BaseModel):
+    seed_demo: bool = False
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in row.__table__.columns.keys()}  # noqa: SIM118
+
+
+def admin_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter(prefix="/_sandbox", tags=["sandbox admin"])
+
+    @router.get("/knobs")
+    def get_knobs() -> Knobs:
+        return sandbox.chaos.knobs
+
+    @router.post("/knobs")
+    def set_knobs(update: KnobsUpdate) -> Knobs:
+        return sandbox.chaos.update_knobs(update)
+
+    @router.get("/faults")
+    def get_faults() -> list[FaultRule]:
+        return list(sandbox.chaos.rules)
+
+    @router.post("/faults")
+    def add_fault(rule: FaultRule) -> list[FaultRule]:
+        sandbox.chaos.add_rule(rule)
+        return list(sandbox.chaos.rules)
+
+    @router.delete("/faults")
+    def clear_faults() -> list[FaultRule]:
+        sandbox.chaos.rules.clear()
+        return []
+
+    @router.post("/reset")
+    def reset(request: ResetRequest | None = None) -> dict[str, Any]:
+        sandbox.reset(demo=bool(request and request.seed_demo))
+        return {"reset": True, "seed_demo": bool(request and request.seed_demo)}
+
+    @router.post("/seed-demo")
+    def seed_demo() -> dict[str, Any]:
+        sandbox.seed_demo()
+        return {"seeded": True}
+
+    @router.get("/config")
+    def get_config() -> dict[str, Any]:
+        config = sandbox.config
+        return {
+            "tenant": config.tenant,
+            "cono": config.cono,
+            "divi": config.divi,
+            "bod_endpoint": config.bod_endpoint,
+            "lifecycle_interval_seconds": config.lifecycle_interval_seconds,
+        }
+
+    @router.post("/config")
+    def set_config(update: ConfigUpdate) -> dict[str, Any]:
+        # Only the keys sent change; null switches the BOD endpoint or the lifecycle timer off.
+        for name in update.model_fields_set:
+            setattr(sandbox.config, name, getattr(update, name))
+        sandbox.sender.wake()
+        return get_config()
+
+    @router.post("/expire-tokens")
+    def expire_tokens() -> dict[str, int]:
+        return {"expired": sandbox.issuer.expire_all()}
+
+    @router.get("/calls", response_model_exclude_none=True)
+    def calls(
+        program: str | None = None, transaction: str | None = None, outcome: str | None = None
+    ) -> list[CallRecord]:
+        return sandbox.calls.list(program, transaction, outcome)
+
+    @router.delete("/calls")
+    def clear_calls() -> dict[str, bool]:
+        sandbox.calls.clear()
+        return {"cleared": True}
+
+    @router.get("/outbox")
+    def outbox(status: str | None = None) -> list[dict[str, Any]]:
+        with sandbox.store.transaction() as session:
+            query = select(OutboxMessage).order_by(OutboxMessage.id)
+            if status:
+                query = query.where(OutboxMessage.status == status)
+            return [outbox_view(message) for message in session.scalars(query)]
+
+    @router.get("/orders/{orno}")
+    def order(orno: str) -> dict[str, Any]:
+        with sandbox.store.transaction() as session:
+            head = session.get(OrderHead, orno)
+            if head is None:
+                batch = session.get(BatchHead, orno)
+                if batch is None:
+                    raise HTTPException(404, f"Order {orno} does not exist")
+                return {
+                    "head": _columns(batch),
+                    "lines": [],
+                    "status": "batch",
+                    "deliveries": [],
+                    "invoices": [],
+                }
+            deliveries = session.scalars(select(Delivery).filter_by(RIDN=orno)).all()
+            invoices = session.scalars(select(Invoice).filter_by(ORNO=orno)).all()
+            return {
+                "head": _columns(head),
+                "lines": [_columns(line) for line in order_lines(session, orno)],
+                "status": head.ORSL,
+                "deliveries": [_columns(d) for d in deliveries],
+                "invoices": [_columns(i) for i in invoices],
+            }
+
+    @router.post("/orders/{orno}/advance")
+    def advance(orno: str) -> dict[str, Any]:
+        with sandbox.store.transaction() as session:
+            if session.get(OrderHead, orno) is None:
+                raise HTTPException(404, f"Order {orno} does not exist")
+            status = advance_order(session, sandbox.config, sandbox.bods, orno)
+        sandbox.bods.wake()
+        return {"ORNO": orno, "advanced": status is not None, "status": status or order(orno)["status"]}
+
+    @router.post("/advance-all")
+    def advance_every_order() -> dict[str, Any]:
+        return {"advanced": advance_all(sandbox.store, sandbox.config, sandbox.bods)}
+
+    return router

@@ -1,0 +1,220 @@
+"""Build the BODs M3 publishes through ION: SyncSalesOrder, SyncShipment, SyncInvoice.
+
+The element paths follow tests/fixtures/bods/*.xml exactly: the product's BOD parser is written
+against those files, and they follow the real M3 sample described in m3-api.md §4.1.
+"""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sandbox.m3.db import Delivery, Invoice, OrderHead, OrderLine
+
+NS = "http://schema.infor.com/InforOAGIS/2"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+SENDER_LID = "lid://infor.m3.m3"
+
+ET.register_namespace("", NS)
+ET.register_namespace("xsi", XSI)
+
+# Line status (lowest digit pair) -> OAGIS status code.
+STATUS_CODES = {"22": "Open", "33": "Allocated", "44": "Picking", "66": "Shipped", "77": "Invoiced"}
+
+
+def status_code(status: str) -> str:
+    return STATUS_CODES.get(status, "Open")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What every BOD of one tenant shares."""
+
+    tenant: str
+    cono: int
+    divi: str
+
+    @property
+    def accounting_entity(self) -> str:
+        return f"{self.cono}_{self.divi}"
+
+
+def iso_ms(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def iso_day(day: date | None) -> str:
+    return f"{(day or date.today()).isoformat()}T00:00:00.000Z"
+
+
+def amount(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'))}"
+
+
+def quantity(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    child = ET.SubElement(parent, f"{{{NS}}}{tag}", attrs)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def _root(verb_noun: str, env: Envelope, location: str, now: datetime) -> tuple[ET.Element, ET.Element]:
+    """Root, ApplicationArea and DataArea/Sync; returns (root, DataArea)."""
+    root = ET.Element(
+        f"{{{NS}}}{verb_noun}",
+        {
+            f"{{{XSI}}}noNamespaceSchemaLocation": f"{verb_noun}.xsd",
+            "releaseID": "9.2",
+            "versionID": "2.14.3",
+            "systemEnvironmentCode": "Production",
+            "languageCode": "GB",
+        },
+    )
+    app = _el(root, "ApplicationArea")
+    sender = _el(app, "Sender")
+    _el(sender, "LogicalID", SENDER_LID, schemeVersionID="16.0.0.0")
+    _el(sender, "ComponentID", "M3BE")
+    _el(sender, "ConfirmationCode", "OnError")
+    _el(app, "CreationDateTime", iso_ms(now))
+    _el(app, "BODID", str(uuid.uuid4()))
+    data = _el(root, "DataArea")
+    sync = _el(data, "Sync")
+    _el(sync, "TenantID", env.tenant)
+    _el(sync, "AccountingEntityID", env.accounting_entity)
+    _el(sync, "LocationID", location)
+    _el(_el(sync, "ActionCriteria"), "ActionExpression", actionCode="Replace")
+    return root, data
+
+
+def _document_id(parent: ET.Element, env: Envelope, location: str, variation: int, value: str) -> None:
+    _el(
+        _el(parent, "DocumentID"),
+        "ID",
+        value,
+        accountingEntity=env.accounting_entity,
+        location=location,
+        variationID=str(variation),
+        lid=SENDER_LID,
+    )
+
+
+def _party(parent: ET.Element, tag: str, env: Envelope, cuno: str) -> None:
+    _el(_el(_el(parent, tag), "PartyIDs"), "ID", cuno, accountingEntity=str(env.cono))
+
+
+def _reference(parent: ET.Element, tag: str, value: str, accounting_entity: str | None = None) -> ET.Element:
+    ref = _el(parent, tag)
+    attrs = {"accountingEntity": accounting_entity} if accounting_entity else {}
+    _el(_el(ref, "DocumentID"), "ID", value, **attrs)
+    return ref
+
+
+def _user_area(parent: ET.Element, values: Sequence[tuple[str, str]]) -> None:
+    area = _el(parent, "UserArea")
+    for name, value in values:
+        _el(_el(area, "Property"), "NameValue", value, name=f"m3.{name}", type="StringType")
+
+
+def _item(parent: ET.Element, env: Envelope, itno: str) -> None:
+    _el(_el(parent, "ItemID"), "ID", itno, accountingEntity=str(env.cono))
+
+
+def _serialise(root: ET.Element) -> bytes:
+    ET.indent(root)
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def sync_sales_order(
+    env: Envelope, head: OrderHead, lines: Sequence[OrderLine], variation: int, now: datetime
+) -> bytes:
+    root, data = _root("SyncSalesOrder", env, head.WHLO, now)
+    order = _el(data, "SalesOrder")
+    header = _el(order, "SalesOrderHeader")
+    _document_id(header, env, head.WHLO, variation, head.ORNO)
+    _el(header, "DisplayID", head.ORNO)
+    _el(header, "LastModificationDateTime", iso_ms(now))
+    _el(header, "DocumentDateTime", iso_day(head.ORDT))
+    _reference(header, "CustomerPurchaseOrderReference", head.CUOR)
+    status = _el(header, "Status")
+    _el(status, "Code", status_code(head.ORSL), listID="SalesOrderStatus")
+    _el(status, "EffectiveDateTime", iso_ms(now))
+    _party(header, "CustomerParty", env, head.CUNO)
+    _el(header, "TotalAmount", amount(head.NTAM), currencyID=head.CUCD)
+    _user_area(header, [("ORSL", head.ORSL), ("ORST", head.ORST), ("ORTP", head.ORTP)])
+    for line in lines:
+        element = _el(order, "SalesOrderLine")
+        _el(element, "LineNumber", str(line.PONR))
+        _item(_el(element, "Item"), env, line.ITNO)
+        _el(element, "Quantity", quantity(line.ORQT), unitCode=line.ALUN or "EA")
+        _el(_el(element, "UnitPrice"), "Amount", amount(line.SAPR), currencyID=head.CUCD)
+        _el(_el(element, "Status"), "Code", status_code(line.ORST), listID="SalesOrderStatus")
+        _user_area(element, [("ORST", line.ORST)])
+    return _serialise(root)
+
+
+def sync_shipment(
+    env: Envelope,
+    delivery: Delivery,
+    head: OrderHead,
+    lines: Sequence[OrderLine],
+    variation: int,
+    now: datetime,
+) -> bytes:
+    root, data = _root("SyncShipment", env, delivery.WHLO, now)
+    shipment = _el(data, "Shipment")
+    header = _el(shipment, "ShipmentHeader")
+    _document_id(header, env, delivery.WHLO, variation, str(delivery.DLIX))
+    _el(header, "LastModificationDateTime", iso_ms(now))
+    _el(header, "ActualShipDateTime", iso_ms(now))
+    _el(_el(header, "Status"), "Code", "Shipped", listID="ShipmentStatus")
+    _party(header, "ShipToParty", env, delivery.CUNO)
+    _user_area(header, [("DLIX", str(delivery.DLIX)), ("PGRS", delivery.PGRS)])
+    for line in lines:
+        item = _el(shipment, "ShipmentItem")
+        _item(item, env, line.ITNO)
+        _el(item, "ShippedQuantity", quantity(line.ORQT), unitCode=line.ALUN or "EA")
+        order_ref = _reference(item, "SalesOrderReference", head.ORNO, env.accounting_entity)
+        _el(order_ref, "LineNumber", str(line.PONR))
+        _reference(item, "CustomerPurchaseOrderReference", head.CUOR)
+    return _serialise(root)
+
+
+def sync_invoice(
+    env: Envelope,
+    invoice: Invoice,
+    head: OrderHead,
+    lines: Sequence[OrderLine],
+    variation: int,
+    now: datetime,
+) -> bytes:
+    root, data = _root("SyncInvoice", env, head.WHLO, now)
+    document = _el(data, "Invoice")
+    header = _el(document, "InvoiceHeader")
+    _document_id(header, env, head.WHLO, variation, str(invoice.IVNO))
+    _el(header, "DocumentDateTime", iso_day(invoice.IVDT))
+    _el(_el(header, "Status"), "Code", "Open", listID="InvoiceStatus")
+    _el(header, "TotalAmount", amount(invoice.IVAM), currencyID=invoice.CUCD)
+    _el(header, "ExtendedAmount", amount(invoice.AMT1), currencyID=invoice.CUCD)
+    _el(header, "TotalTaxAmount", amount(invoice.VTAM), currencyID=invoice.CUCD)
+    _el(_el(header, "PaymentTerm"), "DueDateTime", iso_day(invoice.DUDT))
+    _party(header, "CustomerParty", env, invoice.CUNO)
+    _reference(header, "SalesOrderReference", head.ORNO, env.accounting_entity)
+    _reference(header, "CustomerPurchaseOrderReference", head.CUOR)
+    _reference(header, "ShipmentReference", str(invoice.DLIX))
+    _user_area(header, [("YEA4", str(invoice.YEA4)), ("CINO", str(invoice.IVNO))])
+    for line in lines:
+        element = _el(document, "InvoiceLine")
+        _el(element, "LineNumber", str(line.PONR))
+        _item(_el(element, "Item"), env, line.ITNO)
+        _el(element, "Quantity", quantity(line.ORQT), unitCode=line.ALUN or "EA")
+        _el(element, "ExtendedAmount", amount(line.LNAM), currencyID=invoice.CUCD)
+    return _serialise(root)
