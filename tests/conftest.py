@@ -7,7 +7,6 @@ takes a few seconds; every test uses its own order ids, so they do not see each 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.connections import Connections
+from clients.logging import configure_logging
 from sandbox.bng.app import create_app as create_bng_app
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.m3.app import create_app as create_m3_app
@@ -44,7 +44,10 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(TEMPORAL_BIN),
         data_converter=pydantic_data_converter,
         search_attributes=sa.ALL,
-        dev_server_extra_args=["--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true"],
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
+        ],
     )
     yield env
     await env.shutdown()
@@ -189,5 +192,6 @@ async def _clear_sandbox_faults(request: pytest.FixtureRequest) -> AsyncIterator
         await stack.bng.post("/_sandbox/knobs", json={"duplicate_delivery_rate": 0})
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("M3BNG_LOG_LEVEL", "WARNING")
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_logs() -> None:
+    configure_logging("WARNING", json=False)

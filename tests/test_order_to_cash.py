@@ -13,6 +13,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from clients.bng.webhooks import build_headers
+from clients.m3 import M3Client, load_ionapi
 from sandbox.bng.demo_data import make_demo_orders
 from tests.conftest import WEBHOOK_SECRET, Stack
 from workflows.models import CancelOrder, FixPayload, Stage, order_workflow_id
@@ -20,7 +21,9 @@ from workflows.order_to_cash import OrderToCashWorkflow
 
 
 def demo_order(number: int, **changes: Any) -> dict[str, Any]:
-    order = make_demo_orders(1, seed=number, start_number=number)[0].model_dump(mode="json", exclude_none=True)
+    order = make_demo_orders(1, seed=number, start_number=number)[0].model_dump(
+        mode="json", exclude_none=True
+    )
     order.update(changes)
     return order
 
@@ -38,15 +41,31 @@ async def test_happy_path_through_every_stage(stack: Stack) -> None:
     view = await stack.drive_to_paid(order["OrderID"])
 
     steps = [entry.step for entry in view.timeline]
-    for stage in (Stage.VALIDATED, Stage.CUSTOMER_READY, Stage.ORDER_CREATED, Stage.ALLOCATED,
-                  Stage.SHIPPED, Stage.INVOICED, Stage.PAID):
+    for stage in (
+        Stage.VALIDATED,
+        Stage.CUSTOMER_READY,
+        Stage.ORDER_CREATED,
+        Stage.ALLOCATED,
+        Stage.SHIPPED,
+        Stage.INVOICED,
+        Stage.PAID,
+    ):
         assert stage.value in steps
     assert view.m3_order_number and view.delivery_number and view.invoice
     # M3 confirmed one order for this BNG id, and its invoice is paid in accounts receivable.
     m3_order = (await stack.m3.get(f"/_sandbox/orders/{view.m3_order_number}")).json()
     assert json.dumps(m3_order).count(order["OrderID"]) >= 1
-    invoice = (await stack.m3.post("/_sandbox/config", json={})).status_code  # sandbox still answers
-    assert invoice == 200
+    async with M3Client(load_ionapi(stack.settings.m3_ionapi), cono=stack.settings.m3_cono) as m3:
+        ar = await m3.get_one(
+            "ARS200MI",
+            "GetInvoice",
+            {
+                "CUNO": view.m3_customer_number,
+                "CINO": view.invoice.invoice_number,
+                "INYR": view.invoice.invoice_year,
+            },
+        )
+    assert Decimal(ar["OPAM"]) == 0 and Decimal(ar["CUAM"]) == view.invoice.total_amount
     # BNG saw every status, the delivery number and the invoice.
     statuses = [entry["OrderStatus"] for entry in await bng_history(stack, order["OrderID"])]
     for status in ("Accepted", "Allocated", "Shipped", "Invoiced", "Paid"):
@@ -56,8 +75,10 @@ async def test_happy_path_through_every_stage(stack: Stack) -> None:
     assert bng_order["DeliveryNumber"] == view.delivery_number
     assert bng_order["Invoice"]["InvoiceNumber"] == view.invoice.invoice_number
     assert Decimal(str(bng_order["Invoice"]["TotalAmount"])) == view.invoice.total_amount
-    result = await stack.client.get_workflow_handle(order_workflow_id(order["OrderID"])).result()
-    assert result.stage == Stage.PAID
+    handle = stack.client.get_workflow_handle_for(
+        OrderToCashWorkflow.run, order_workflow_id(order["OrderID"])
+    )
+    assert (await handle.result()).stage == Stage.PAID
 
 
 async def test_search_attributes_find_the_order(stack: Stack) -> None:
@@ -81,21 +102,34 @@ async def test_duplicate_webhooks_make_one_workflow_and_one_m3_order(stack: Stac
     await stack.wait_for_stage(order["OrderID"], Stage.ORDER_CREATED)
     await stack.bng.post("/_sandbox/knobs", json={"duplicate_delivery_rate": 0})
 
-    deliveries = [d for d in (await stack.bng.get("/_sandbox/webhooks")).json() if d["type"] == "order.created"]
+    deliveries = [
+        d for d in (await stack.bng.get("/_sandbox/webhooks")).json() if d["type"] == "order.created"
+    ]
     mine = [d for d in deliveries if order["OrderID"] in json.dumps(d)] or deliveries
     assert any(d["attempts"] >= 2 for d in mine), "the sandbox did not deliver twice"
 
-    heads = [c for c in await stack.m3_calls("OIS100MI", "AddBatchHead") if c["record"].get("CUOR") == order["OrderID"]]
+    heads = [
+        c
+        for c in await stack.m3_calls("OIS100MI", "AddBatchHead")
+        if c["record"].get("CUOR") == order["OrderID"]
+    ]
     assert len([c for c in heads if c["outcome"] == "ok"]) == 1
-    runs = [wf async for wf in stack.client.list_workflows(f'WorkflowId = "{order_workflow_id(order["OrderID"])}"')]
+    runs = [
+        wf
+        async for wf in stack.client.list_workflows(f'WorkflowId = "{order_workflow_id(order["OrderID"])}"')
+    ]
     assert len(runs) == 1
     await stack.drive_to_paid(order["OrderID"])
 
 
 async def test_webhook_with_bad_signature_is_refused(stack: Stack) -> None:
     order_id = f"BNG-FORGED-{uuid.uuid4().hex[:6]}"
-    body = json.dumps({"type": "order.created", "timestamp": "2026-11-24T10:00:00Z", "data": {"OrderID": order_id}})
-    headers = build_headers("whsec_" + "d3JvbmctLXNlY3JldC0tMzItYnl0ZXMtbG9uZy0tLS0=", "msg_forged", body.encode())
+    body = json.dumps(
+        {"type": "order.created", "timestamp": "2026-11-24T10:00:00Z", "data": {"OrderID": order_id}}
+    )
+    headers = build_headers(
+        "whsec_" + "d3JvbmctLXNlY3JldC0tMzItYnl0ZXMtbG9uZy0tLS0=", "msg_forged", body.encode()
+    )
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{stack.receiver_url}/webhooks/bng", content=body, headers=headers)
     assert response.status_code == 401
@@ -123,7 +157,9 @@ async def test_invalid_payload_is_parked_then_fixed_by_an_update(stack: Stack) -
 
     handle = stack.client.get_workflow_handle(order_workflow_id(order["OrderID"]))
     # Still wrong: the date cannot be converted; the order stays parked, the error names the field.
-    await handle.execute_update(OrderToCashWorkflow.fix_payload, FixPayload(payload={**order, "OrderDate": "yesterday"}))
+    await handle.execute_update(
+        OrderToCashWorkflow.fix_payload, FixPayload(payload={**order, "OrderDate": "yesterday"})
+    )
     view = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
     await _eventually_attention_names(stack, order["OrderID"], "ORDT")
 
@@ -152,7 +188,13 @@ async def _sleep() -> None:
 async def test_unknown_item_is_parked_with_m3_code_then_cancelled(stack: Stack) -> None:
     order = demo_order(30041)
     order["Lines"].append(
-        {"LineNumber": 99, "SKU": "SCOOTER-X", "Quantity": "1", "UnitPrice": "1299.00", "ProductCategory": "BIKES"}
+        {
+            "LineNumber": 99,
+            "SKU": "SCOOTER-X",
+            "Quantity": "1",
+            "UnitPrice": "1299.00",
+            "ProductCategory": "BIKES",
+        }
     )
     await stack.place_order(order)
 
@@ -161,9 +203,13 @@ async def test_unknown_item_is_parked_with_m3_code_then_cancelled(stack: Stack) 
     assert view.attention.m3_program == "MMS200MI" and view.attention.m3_code
     assert "SCOOTER-X" in view.attention.summary
 
-    handle = stack.client.get_workflow_handle(order_workflow_id(order["OrderID"]))
+    handle = stack.client.get_workflow_handle_for(
+        OrderToCashWorkflow.run, order_workflow_id(order["OrderID"])
+    )
     with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(OrderToCashWorkflow.fix_payload, FixPayload(payload={**order, "OrderID": "other"}))
+        await handle.execute_update(
+            OrderToCashWorkflow.fix_payload, FixPayload(payload={**order, "OrderID": "other"})
+        )
     await handle.execute_update(OrderToCashWorkflow.cancel, CancelOrder(reason="customer withdrew"))
     result = await handle.result()
     assert result.stage == Stage.CANCELLED
@@ -191,7 +237,11 @@ async def test_lines_failing_after_the_head_exists_are_compensated(stack: Stack)
     view = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
     assert view.attention is not None and view.attention.m3_transaction == "AddBatchLine"
     assert "Compensated" in [entry.step for entry in view.timeline]
-    heads = [c for c in await stack.m3_calls("OIS100MI", "AddBatchHead") if c["record"].get("CUOR") == order["OrderID"]]
+    heads = [
+        c
+        for c in await stack.m3_calls("OIS100MI", "AddBatchHead")
+        if c["record"].get("CUOR") == order["OrderID"]
+    ]
     assert len(heads) == 1
     temp = heads[0]["response"]["ORNO"] if "response" in heads[0] else None
     pending = await stack.m3.get("/_sandbox/calls")
@@ -204,7 +254,8 @@ async def test_lines_failing_after_the_head_exists_are_compensated(stack: Stack)
 
 async def test_m3_5xx_and_429_are_retried_to_success(stack: Stack) -> None:
     await stack.m3.post(
-        "/_sandbox/faults", json={"program": "OIS100MI", "transaction": "AddBatchHead", "status": 503, "count": 2}
+        "/_sandbox/faults",
+        json={"program": "OIS100MI", "transaction": "AddBatchHead", "status": 503, "count": 2},
     )
     await stack.m3.post(
         "/_sandbox/faults",
@@ -217,6 +268,10 @@ async def test_m3_5xx_and_429_are_retried_to_success(stack: Stack) -> None:
     assert view.m3_order_number
     confirms = await stack.m3_calls("OIS100MI", "Confirm")
     assert [c["outcome"] for c in confirms if c["outcome"] == "fault"], "the 429 faults were never hit"
-    heads = [c for c in await stack.m3_calls("OIS100MI", "AddBatchHead") if c["record"].get("CUOR") == order["OrderID"]]
+    heads = [
+        c
+        for c in await stack.m3_calls("OIS100MI", "AddBatchHead")
+        if c["record"].get("CUOR") == order["OrderID"]
+    ]
     assert len([c for c in heads if c["outcome"] == "ok"]) == 1
     await stack.drive_to_paid(order["OrderID"])
