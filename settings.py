@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     receiver_port: int = 8700
 
     # Cross-reference store.
-    database_url: str = Field(default="sqlite:///var/m3bng.db", validation_alias=AliasChoices("DATABASE_URL", "M3BNG_DATABASE_URL"))
+    database_url: str = Field(
+        default="sqlite:///var/m3bng.db", validation_alias=AliasChoices("DATABASE_URL", "M3BNG_DATABASE_URL")
+    )
 
     log_level: str = "INFO"
 
