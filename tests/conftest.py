@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -161,7 +162,7 @@ def settings(
         m3_ionapi=ionapi,
         m3_max_attempts=3,
         bng_base_url=bng_sandbox.url,
-        bng_webhook_secret=WEBHOOK_SECRET,  # type: ignore[arg-type]
+        bng_webhook_secret=SecretStr(WEBHOOK_SECRET),
         receiver_port=receiver_port,
         database_url=f"sqlite:///{tmp_stack_dir / 'm3bng.db'}",
     )

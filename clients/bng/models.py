@@ -6,7 +6,6 @@ sandbox serves them, and the order-to-cash workflow validates incoming webhooks 
 
 from __future__ import annotations
 
-
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
