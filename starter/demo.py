@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ def _table(views: dict[str, OrderView | None], elapsed: float) -> Table:
         "Invoice",
         "Last step",
     ):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
     for order_id, view in views.items():
         if view is None:
             table.add_row(order_id, "", "", "waiting for webhook", "", "", "", "")
@@ -142,7 +143,8 @@ def print_summary(console: Console, outcome: DemoOutcome) -> None:
 
 
 async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle_seconds: float) -> int:
-    console = Console()
+    # A pipe or CI log gets a fixed wide table instead of rich's 80-column default.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     stack = EmbeddedStack(settings, lifecycle_seconds=lifecycle_seconds)
     console.print(
         "[bold]Starting the embedded stack[/] (Temporal dev server, M3 + BNG sandboxes, worker, receiver)…"
