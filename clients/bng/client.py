@@ -147,9 +147,8 @@ class BngClient:
         body: dict[str, Any] = {"Amount": str(amount), "Currency": currency, "Method": method}
         if payment_id is not None:
             body["PaymentID"] = payment_id
-        response = await self._request(
-            "POST", f"{API}/orders/{order_id}/payments", json=body, idempotency_key=payment_id
-        )
+        # A known PaymentID with the same amount is answered with the existing payment by BNG itself.
+        response = await self._request("POST", f"{API}/orders/{order_id}/payments", json=body)
         return Payment.model_validate(response.json())
 
     async def list_payments(self, order_id: str) -> list[Payment]:
@@ -256,6 +255,8 @@ class BngClient:
                 error = BngTransientError(f"BNG timed out on {method} {path}: {exc!r}")
             except httpx.TransportError as exc:
                 error = BngTransientError(f"BNG unreachable on {method} {path}: {exc!r}")
+            except BngTransientError as exc:
+                error = exc  # the token endpoint failed on the way
             else:
                 if response.is_success:
                     return response

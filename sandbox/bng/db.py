@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, Engine, Float, Index, Integer, String, Text, UniqueConstraint, create_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 
@@ -100,5 +100,5 @@ def make_engine(database_url: str) -> Engine:
     return engine
 
 
-def make_sessions(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,130 @@
+"""``/_sandbox``: the test and demo controls. Not part of BNG's API, and not authenticated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from sandbox.bng import outbox
+from sandbox.bng.demo_data import make_demo_orders, seed_demo
+from sandbox.bng.errors import not_found
+from sandbox.bng.faults import Fault
+from sandbox.bng.knobs import Knobs
+from sandbox.bng.state import Sandbox
+
+router = APIRouter(prefix="/_sandbox", tags=["sandbox admin"])
+
+
+class KnobsUpdate(BaseModel):
+    """Only the fields sent change; ``rate_limit_per_second: null`` turns the limit off."""
+
+    rate_limit_per_second: float | None = Field(default=None, gt=0)
+    latency_ms: int | None = Field(default=None, ge=0)
+    duplicate_delivery_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class EmitRequest(BaseModel):
+    type: str = Field(min_length=1)
+    data: Any = Field(description="Sent as is, unvalidated")
+    ordering_key: str | None = None
+
+
+class DemoOrdersRequest(BaseModel):
+    count: int = Field(default=1, ge=1, le=1000)
+    seed: int = 0
+
+
+@router.post("/knobs", response_model=Knobs)
+async def set_knobs(sandbox: Sandbox, update: KnobsUpdate) -> Knobs:
+    for name in update.model_fields_set:
+        value = getattr(update, name)
+        if value is not None or name == "rate_limit_per_second":
+            setattr(sandbox.knobs, name, value)
+    sandbox.limiter.reset()
+    return sandbox.knobs
+
+
+@router.get("/knobs", response_model=Knobs)
+async def get_knobs(sandbox: Sandbox) -> Knobs:
+    return sandbox.knobs
+
+
+@router.post("/faults", response_model=list[Fault])
+async def add_fault(sandbox: Sandbox, fault: Fault) -> list[Fault]:
+    """The next ``count`` calls matching method and path prefix fail with ``status``."""
+    sandbox.faults.add(fault)
+    return sandbox.faults.pending()
+
+
+@router.get("/faults", response_model=list[Fault])
+async def list_faults(sandbox: Sandbox) -> list[Fault]:
+    return sandbox.faults.pending()
+
+
+@router.delete("/faults", response_model=list[Fault])
+async def clear_faults(sandbox: Sandbox) -> list[Fault]:
+    sandbox.faults.clear()
+    return sandbox.faults.pending()
+
+
+@router.post("/reset")
+async def reset(sandbox: Sandbox) -> dict[str, str]:
+    sandbox.reset()
+    return {"status": "reset"}
+
+
+@router.post("/seed-demo")
+async def seed(sandbox: Sandbox) -> dict[str, int]:
+    """Load demo products and customers (no webhooks: they predate the integration)."""
+    seed_demo(sandbox.store)
+    return {
+        "products": sandbox.store.list_documents("product", page_size=1).total,
+        "customers": sandbox.store.list_documents("customer", page_size=1).total,
+    }
+
+
+@router.post("/tokens/revoke")
+async def revoke_tokens(sandbox: Sandbox) -> dict[str, int]:
+    """Forget every access token, as after a BNG restart: clients must fetch new ones."""
+    return {"revoked": sandbox.tokens.revoke_all()}
+
+
+@router.get("/webhooks", response_model=list[outbox.DeliveryLogEntry])
+async def webhook_log(
+    sandbox: Sandbox, type: str | None = Query(default=None, description="Only this event type")
+) -> list[outbox.DeliveryLogEntry]:
+    with sandbox.sessions() as session:
+        return outbox.delivery_log(session, event_type=type)
+
+
+@router.post("/webhooks/redeliver/{msg_id}")
+async def redeliver(sandbox: Sandbox, msg_id: str) -> dict[str, Any]:
+    with sandbox.sessions.begin() as session:
+        count = outbox.schedule_redelivery(session, msg_id)
+    if not count:
+        raise not_found("webhook message", msg_id)
+    sandbox.dispatcher.notify()
+    return {"msg_id": msg_id, "scheduled": count}
+
+
+@router.post("/emit")
+async def emit(sandbox: Sandbox, event: EmitRequest) -> dict[str, str]:
+    """Send a signed webhook with arbitrary data, exactly as BNG would (e.g. an invalid order)."""
+    return {"msg_id": sandbox.store.emit(event.type, event.data, ordering_key=event.ordering_key)}
+
+
+@router.post("/orders")
+async def place_demo_orders(sandbox: Sandbox, request: DemoOrdersRequest) -> dict[str, list[str]]:
+    """Place demo orders through the public API's path, so order.created webhooks go out."""
+    seed_demo(sandbox.store)
+    start_number = sandbox.store.next_order_number(10001)
+    orders = make_demo_orders(
+        request.count, seed=request.seed, start_number=start_number, start=datetime.now(UTC)
+    )
+    strict = sandbox.config.strict_references
+    for order in orders:
+        sandbox.store.create_order(order, strict_references=strict)
+    return {"order_ids": [order.OrderID for order in orders]}

@@ -1,0 +1,1 @@
+"""BNG's public REST API, ``/api/v1``: one module per resource."""

@@ -1,0 +1,155 @@
+"""Delivers the webhook outbox: at least once, signed, retried with exponential backoff.
+
+Messages sharing an ordering key (all events of one order) form a lane: a lane's next message
+waits until the one before it is delivered or given up, so an order's events arrive in the order
+they happened. Different lanes are delivered concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from clients.bng.webhooks import build_headers
+from sandbox.bng.config import BngSandboxConfig
+from sandbox.bng.db import OutboxMessage, WebhookEndpoint
+from sandbox.bng.knobs import Knobs
+
+log = structlog.get_logger(__name__)
+
+# Even with nothing due, look again now and then: rows may have been changed by another process.
+_IDLE_POLL_SECONDS = 1.0
+
+
+class WebhookDispatcher:
+    def __init__(self, sessions: sessionmaker[Session], config: BngSandboxConfig, knobs: Knobs) -> None:
+        self._sessions = sessions
+        self._config = config
+        self._knobs = knobs
+        # Seeded, so a test that sets duplicate_delivery_rate gets the same duplicates every run.
+        self._random = random.Random(config.random_seed)
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._http = httpx.AsyncClient(timeout=self._config.webhook_timeout_seconds)
+        self._task = asyncio.create_task(self._run(), name="bng-webhook-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._http:
+            await self._http.aclose()
+
+    def notify(self) -> None:
+        """Something was queued: look at the outbox now rather than at the next poll."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.clear()
+            try:
+                due, wait = self._due_messages()
+                if due:
+                    await asyncio.gather(*(self._deliver(msg_id) for msg_id in due))
+                    continue
+            except Exception:
+                # A broken row or a database hiccup must not stop delivery for good.
+                log.exception("bng.sandbox.webhook.dispatch_failed")
+                wait = _IDLE_POLL_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    def _due_messages(self) -> tuple[list[int], float]:
+        """Row ids due now (one per lane), and how long to sleep if there are none."""
+        now = time.time()
+        due: list[int] = []
+        wait = _IDLE_POLL_SECONDS
+        seen_lanes: set[tuple[str, str]] = set()
+        with self._sessions() as session:
+            pending = session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.delivered.is_(False), OutboxMessage.failed.is_(False))
+                .order_by(OutboxMessage.id)
+            )
+            for row in pending:
+                lane = (row.endpoint_id, row.ordering_key or f"#{row.id}")
+                if lane in seen_lanes:
+                    continue  # an earlier message of this lane goes first
+                seen_lanes.add(lane)
+                if row.next_attempt_at <= now:
+                    due.append(row.id)
+                else:
+                    wait = min(wait, row.next_attempt_at - now)
+        return due, max(wait, 0.0)
+
+    async def _deliver(self, row_id: int) -> None:
+        with self._sessions() as session:
+            row = session.get(OutboxMessage, row_id)
+            endpoint = session.get(WebhookEndpoint, row.endpoint_id) if row else None
+            if row is None:
+                return
+            if endpoint is None:
+                row.failed, row.last_error = True, "endpoint no longer registered"
+                session.commit()
+                return
+            msg_id, payload, url, secret = row.msg_id, row.payload.encode(), endpoint.url, endpoint.secret
+
+        status, error = await self._post(url, secret, msg_id, payload)
+        delivered = status is not None and 200 <= status < 300
+        duplicate = delivered and self._random.random() < self._knobs.duplicate_delivery_rate
+        if duplicate:
+            # A real duplicate: same webhook-id, sent again as BNG does after a lost acknowledgement.
+            await self._post(url, secret, msg_id, payload)
+
+        with self._sessions.begin() as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            # Every HTTP request counts as an attempt, the duplicate included.
+            row.attempts += 2 if duplicate else 1
+            row.last_status, row.last_error = status, error
+            if delivered:
+                row.delivered, row.delivered_at = True, time.time()
+                row.deliveries += 2 if duplicate else 1
+            elif row.attempts >= self._config.webhook_max_attempts:
+                row.failed = True
+            else:
+                backoff = self._config.webhook_backoff_seconds * 2 ** (row.attempts - 1)
+                row.next_attempt_at = time.time() + min(backoff, self._config.webhook_backoff_max_seconds)
+            log.info(
+                "bng.sandbox.webhook.attempt",
+                msg_id=msg_id,
+                event_type=row.event_type,
+                status=status,
+                attempt=row.attempts,
+                delivered=row.delivered,
+                failed=row.failed,
+                duplicate=duplicate,
+            )
+
+    async def _post(
+        self, url: str, secret: str, msg_id: str, payload: bytes
+    ) -> tuple[int | None, str | None]:
+        assert self._http is not None
+        # Signed at send time: the timestamp must be fresh on every retry.
+        headers = build_headers(secret, msg_id, payload) | {"Content-Type": "application/json"}
+        try:
+            response = await self._http.post(url, content=payload, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        error = None if response.is_success else response.text[:500]
+        return response.status_code, error

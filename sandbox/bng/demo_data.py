@@ -1,0 +1,181 @@
+"""Demo catalogue, customers and orders, matching the M3 sandbox's demo tenant.
+
+The twelve catalogue SKUs are M3 items; SCOOTER-X exists only in BNG. CUST-1001..1003 are linked
+to M3 customers C000000001..3 (C000000003 is blocked in M3 only); CUST-2001 and CUST-2002 are not
+in M3 yet. Keep this file in step with sandbox/m3/demo_data.py.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from clients.bng.models import Address, Customer, Order, OrderLine, Product
+from sandbox.bng.store import BngStore
+
+# SKU, name, category, price.
+_CATALOGUE: list[tuple[str, str, str, str]] = [
+    ("BIKE-RED-26", "City bike red 26in", "BIKES", "749.00"),
+    ("BIKE-BLU-28", "Touring bike blue 28in", "BIKES", "899.00"),
+    ("HELMET-M", "Helmet size M", "ACCESSORIES", "59.90"),
+    ("HELMET-L", "Helmet size L", "ACCESSORIES", "59.90"),
+    ("LOCK-U", "U-lock", "ACCESSORIES", "34.50"),
+    ("LIGHT-SET", "LED light set", "ACCESSORIES", "24.90"),
+    ("TYRE-28", "Tyre 28x1.75", "PARTS", "19.90"),
+    ("TUBE-28", "Inner tube 28in", "PARTS", "6.50"),
+    ("CHAIN-9S", "Chain 9-speed", "PARTS", "22.00"),
+    ("PUMP-FLOOR", "Floor pump", "TOOLS", "39.00"),
+    ("TOOLKIT-16", "Multi tool 16 functions", "TOOLS", "27.50"),
+    ("GLOVES-L", "Gloves size L", "APPAREL", "19.00"),
+]
+# Sold in BNG, unknown to M3: an order for it must fail M3 validation.
+BNG_ONLY_SKU = "SCOOTER-X"
+# Also sold in BNG, but M3 cannot fulfil them: BIKE-OLD-24 is blocked in M3, and no M3
+# warehouse stocks TRAILER-KID. Never used by make_demo_orders; the failure tests use them.
+_UNFULFILLABLE: list[tuple[str, str, str, str]] = [
+    (BNG_ONLY_SKU, "E-scooter X", "BIKES", "1299.00"),
+    ("BIKE-OLD-24", "City bike 24in (discontinued)", "BIKES", "499.00"),
+    ("TRAILER-KID", "Kids bike trailer", "ACCESSORIES", "199.00"),
+]
+
+M3_SKUS: list[str] = [sku for sku, *_ in _CATALOGUE]
+BLOCKED_CUSTOMER_ID = "CUST-1003"
+ORDERING_CUSTOMER_IDS: list[str] = ["CUST-1001", "CUST-1002", "CUST-2001", "CUST-2002"]
+# Fixed, so make_demo_orders gives the same orders on every run.
+DEFAULT_ORDER_START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def demo_products() -> list[Product]:
+    return [
+        Product(SKU=sku, Name=name, ProductCategory=category, Price=Decimal(price), UnitOfMeasure="EA")
+        for sku, name, category, price in _CATALOGUE + _UNFULFILLABLE
+    ]
+
+
+def _address(line1: str, city: str, postal_code: str, country: str) -> Address:
+    return Address(Line1=line1, City=city, PostalCode=postal_code, Country=country)
+
+
+def demo_customers() -> list[Customer]:
+    berlin = _address("Torstrasse 101", "Berlin", "10119", "DE")
+    # The same addresses as the M3 sandbox's customer records, where M3 has the customer.
+    london = _address("12 Cycle Lane", "London", "N1 7AA", "GB")
+    blocked = _address("Sperrweg 9", "Hamburg", "20095", "DE")
+    hamburg = _address("Eppendorfer Weg 7", "Hamburg", "20259", "DE")
+    goteborg = _address("Linnegatan 18", "Goteborg", "41304", "SE")
+    return [
+        Customer(
+            CustomerID="CUST-1001",
+            ExternalID="C000000001",
+            CompanyName="Velo Shop Berlin",
+            FirstName="Jonas",
+            LastName="Weber",
+            Email="orders@veloshop-berlin.example",
+            Phone="+49 30 1234567",
+            BillingAddress=berlin,
+            ShippingAddress=_address("Lagerstrasse 5", "Berlin", "10553", "DE"),
+            CreditLimit=Decimal("25000"),
+        ),
+        Customer(
+            CustomerID="CUST-1002",
+            ExternalID="C000000002",
+            CompanyName="Pedal Partners Ltd",
+            FirstName="Oliver",
+            LastName="Hughes",
+            Email="purchasing@pedalpartners.example",
+            Phone="+44 20 7946 0123",
+            BillingAddress=london,
+            ShippingAddress=london,
+            CreditLimit=Decimal("15000"),
+        ),
+        Customer(
+            CustomerID=BLOCKED_CUSTOMER_ID,
+            ExternalID="C000000003",
+            CompanyName="Blocked Bikes GmbH",
+            Email="info@blocked-bikes.example",
+            Phone="+49 89 7654321",
+            BillingAddress=blocked,
+            ShippingAddress=blocked,
+            CreditLimit=Decimal("5000"),
+        ),
+        Customer(
+            CustomerID="CUST-2001",
+            FirstName="Anna",
+            LastName="Schmidt",
+            Email="anna.schmidt@example.com",
+            Phone="+49 40 5556677",
+            BillingAddress=hamburg,
+            ShippingAddress=hamburg,
+        ),
+        Customer(
+            CustomerID="CUST-2002",
+            CompanyName="Nordic Cycles AB",
+            FirstName="Erik",
+            LastName="Lindqvist",
+            Email="order@nordiccycles.example",
+            Phone="+46 31 123 45 67",
+            BillingAddress=goteborg,
+            ShippingAddress=goteborg,
+            CreditLimit=Decimal("10000"),
+        ),
+    ]
+
+
+def make_demo_orders(
+    count: int, *, seed: int = 0, start_number: int = 10001, start: datetime = DEFAULT_ORDER_START
+) -> list[Order]:
+    """``count`` realistic, valid orders; the same arguments always give the same orders."""
+    rng = random.Random(seed)
+    customers = {customer.CustomerID: customer for customer in demo_customers()}
+    prices = {product.SKU: product for product in demo_products()}
+    orders = []
+    placed_at = start
+    for number in range(start_number, start_number + count):
+        customer = customers[rng.choice(ORDERING_CUSTOMER_IDS)]
+        skus = rng.sample(M3_SKUS, rng.randint(1, 4))
+        lines = [
+            OrderLine(
+                LineNumber=index,
+                SKU=sku,
+                Quantity=Decimal(rng.randint(1, 3)),
+                UnitPrice=prices[sku].Price or Decimal("0"),
+                ProductCategory=prices[sku].ProductCategory,
+                Description=prices[sku].Name,
+            )
+            for index, sku in enumerate(skus, start=1)
+        ]
+        total = sum((line.Quantity * line.UnitPrice for line in lines), Decimal("0"))
+        placed_at += timedelta(minutes=rng.randint(3, 90))
+        is_business = customer.CompanyName is not None
+        orders.append(
+            Order(
+                OrderID=f"BNG-{number}",
+                StoreID="B2B" if is_business else "WEB",
+                CustomerID=customer.CustomerID,
+                CustomerName=customer.CompanyName or f"{customer.FirstName} {customer.LastName}",
+                CompanyName=customer.CompanyName,
+                FirstName=customer.FirstName,
+                LastName=customer.LastName,
+                Email=customer.Email,
+                Phone=customer.Phone,
+                OrderDate=placed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                Currency="EUR",
+                CustomerPO=f"PO-{number}-{rng.randint(100, 999)}" if is_business else None,
+                BillingAddress=customer.BillingAddress,
+                ShippingAddress=customer.ShippingAddress,
+                Lines=lines,
+                TotalAmount=total.quantize(Decimal("0.01")),
+            )
+        )
+    return orders
+
+
+def seed_demo(store: BngStore) -> None:
+    """Load the demo catalogue and customers, quietly: they predate the integration."""
+    for product in demo_products():
+        if store.get("product", product.SKU) is None:
+            store.create_product(product, emit=False)
+    for customer in demo_customers():
+        if store.get("customer", customer.CustomerID) is None:
+            store.create_customer(customer, emit=False)
