@@ -23,5 +23,8 @@ lint: install
 test: lint
 	$(BIN)/pytest -q
 
+bench: install
+	$(BIN)/python -m starter.bench --orders 200
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

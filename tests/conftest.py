@@ -21,7 +21,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.connections import Connections
-from clients.logging import configure_logging
 from sandbox.bng.app import create_app as create_bng_app
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.m3.app import create_app as create_m3_app
@@ -105,9 +104,9 @@ class Stack:
         )
         assert response.status_code in (200, 201), response.text
 
-    async def drive_to_paid(self, order_id: str) -> OrderView:
+    async def drive_to_paid(self, order_id: str, timeout: float = 30) -> OrderView:
         """Let M3 deliver and invoice the order, let the customer pay in BNG, wait for Paid."""
-        view = await self.wait_for_stage(order_id, Stage.ORDER_CREATED, Stage.ALLOCATED)
+        view = await self.wait_for_stage(order_id, Stage.ORDER_CREATED, Stage.ALLOCATED, timeout=timeout)
         assert view.m3_order_number
         await self.advance_m3(view.m3_order_number, steps=4)
         view = await self.wait_for_stage(order_id, Stage.INVOICED)
@@ -191,8 +190,3 @@ async def _clear_sandbox_faults(request: pytest.FixtureRequest) -> AsyncIterator
         stack: Stack = request.getfixturevalue("stack")
         await stack.m3.post("/_sandbox/knobs", json={"latency_ms": 0, "error_rate_5xx": 0})
         await stack.bng.post("/_sandbox/knobs", json={"duplicate_delivery_rate": 0})
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _quiet_logs() -> None:
-    configure_logging("WARNING", json=False)

@@ -69,7 +69,8 @@ async def test_worker_killed_mid_order_completes_exactly_once(stack: Stack) -> N
 
         await stack.m3.post("/_sandbox/knobs", json={"latency_ms": 0})
         worker = start_worker(stack)
-        view = await stack.drive_to_paid(order.OrderID)
+        # Queries wait until the server gives up on the dead worker's sticky queue: allow for it.
+        view = await stack.drive_to_paid(order.OrderID, timeout=120)
     finally:
         await stack.m3.post("/_sandbox/knobs", json={"latency_ms": 0})
         worker.send_signal(signal.SIGTERM)

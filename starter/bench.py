@@ -1,0 +1,111 @@
+"""``make bench``: order-to-cash throughput and latency on the embedded stack.
+
+Places N orders in the BNG sandbox at once and measures, from each workflow's own timeline:
+webhook → order confirmed in M3, and webhook → Paid (which includes the M3 sandbox's status
+clock and the payment round trip), plus the overall rate. Results go to stdout and var/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+
+from clients.bng.client import BngClient
+from clients.logging import configure_logging
+from clients.temporal_connection import connect
+from settings import get_settings
+from starter.demo import FINAL, place_orders
+from starter.stack import VAR, EmbeddedStack
+from workflows.models import OrderView, Stage, order_workflow_id
+from workflows.order_to_cash import OrderToCashWorkflow
+
+
+def _seconds(view: OrderView, step: str) -> float | None:
+    start = view.timeline[0].at
+    return next(((e.at - start).total_seconds() for e in view.timeline if e.step == step), None)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    if not values:
+        return {}
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
+    return {
+        "p50": round(pick(0.50), 3),
+        "p95": round(pick(0.95), 3),
+        "max": round(values[-1], 3),
+        "mean": round(statistics.fmean(values), 3),
+    }
+
+
+async def bench(orders: int, step_seconds: float, timeout: float) -> dict[str, object]:
+    settings = get_settings()
+    stack = EmbeddedStack(settings, lifecycle_seconds=step_seconds)
+    stack.start()
+    try:
+        client = await connect(settings)
+        async with BngClient(
+            settings.bng_base_url,
+            client_id=settings.bng_client_id,
+            client_secret=settings.bng_client_secret.get_secret_value(),
+        ) as bng:
+            started = time.monotonic()
+            order_ids = await place_orders(bng, orders)
+            placed = time.monotonic() - started
+            views: dict[str, OrderView] = {}
+            paying: set[str] = set()
+            while time.monotonic() - started < timeout:
+                for order_id in order_ids:
+                    if order_id in views and views[order_id].stage in FINAL:
+                        continue
+                    try:
+                        view = await client.get_workflow_handle(order_workflow_id(order_id)).query(
+                            OrderToCashWorkflow.status
+                        )
+                    except Exception:
+                        continue
+                    views[order_id] = view
+                    if view.stage == Stage.INVOICED and view.invoice and order_id not in paying:
+                        await bng.capture_payment(
+                            order_id, amount=view.invoice.total_amount, currency=view.invoice.currency
+                        )
+                        paying.add(order_id)
+                if len(views) == len(order_ids) and all(v.stage in FINAL for v in views.values()):
+                    break
+                await asyncio.sleep(0.25)
+            elapsed = time.monotonic() - started
+    finally:
+        stack.stop()
+    paid = [v for v in views.values() if v.stage == Stage.PAID]
+    created = [s for v in paid if (s := _seconds(v, Stage.ORDER_CREATED.value)) is not None]
+    to_paid = [s for v in paid if (s := _seconds(v, Stage.PAID.value)) is not None]
+    return {
+        "orders": orders,
+        "paid": len(paid),
+        "m3_status_step_seconds": step_seconds,
+        "placing_seconds": round(placed, 2),
+        "total_seconds": round(elapsed, 2),
+        "orders_per_minute": round(len(paid) / elapsed * 60, 1),
+        "webhook_to_m3_order_seconds": _percentiles(created),
+        "webhook_to_paid_seconds": _percentiles(to_paid),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--m3-step-seconds", type=float, default=0.5)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    configure_logging("WARNING")
+    result = asyncio.run(bench(args.orders, args.m3_step_seconds, args.timeout))
+    Path(VAR / "bench.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
