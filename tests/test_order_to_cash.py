@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from clients.bng.webhooks import build_headers
 from clients.m3 import M3Client, load_ionapi
@@ -79,6 +81,9 @@ async def test_happy_path_through_every_stage(stack: Stack) -> None:
         OrderToCashWorkflow.run, order_workflow_id(order["OrderID"])
     )
     assert (await handle.result()).stage == Stage.PAID
+    # The recorded history replays against today's workflow code: it is deterministic.
+    replayer = Replayer(workflows=[OrderToCashWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(await handle.fetch_history())
 
 
 async def test_search_attributes_find_the_order(stack: Stack) -> None:
