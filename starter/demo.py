@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -146,6 +147,10 @@ async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle
     # A pipe or CI log gets a fixed wide table instead of rich's 80-column default.
     console = Console(width=None if sys.stdout.isatty() else 150)
     stack = EmbeddedStack(settings, lifecycle_seconds=lifecycle_seconds)
+    # SIGTERM (a supervisor, `timeout`) stops the stack as cleanly as Ctrl-C does.
+    current = asyncio.current_task()
+    if current is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
     console.print(
         "[bold]Starting the embedded stack[/] (Temporal dev server, M3 + BNG sandboxes, worker, receiver)…"
     )
