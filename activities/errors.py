@@ -22,6 +22,9 @@ M3_BUSINESS_ERROR = "M3BusinessError"
 BNG_BUSINESS_ERROR = "BngBusinessError"
 RATE_LIMITED = "RateLimited"
 
+# M3's "Record already exists": on a retried write, an earlier attempt already did the work.
+M3_ALREADY_EXISTS = "XRE0103"
+
 
 class M3ErrorDetail(BaseModel):
     program: str

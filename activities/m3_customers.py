@@ -11,16 +11,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.connections import Connections
-from activities.errors import BNG_BUSINESS_ERROR, classified_errors
+from activities.errors import BNG_BUSINESS_ERROR, M3_ALREADY_EXISTS, classified_errors
 from activities.heartbeat import auto_heartbeat
 from clients.bng.models import Customer
 from clients.m3.errors import M3BusinessError
 from mapping.engine import apply_mapping
 from mapping.loader import load_lookups, load_mapping
 from storage import xref
-
-# M3's "Record already exists" message id: an earlier attempt of ours already created it.
-ALREADY_EXISTS = "XRE0103"
 
 
 class EnsureCustomerInput(BaseModel):
@@ -86,7 +83,7 @@ class M3CustomerActivities:
         try:
             await self._c.m3.execute("CRS610MI", "Add", {**mapped.values, "CUNO": cuno})
         except M3BusinessError as error:
-            if error.code != ALREADY_EXISTS:
+            if error.code != M3_ALREADY_EXISTS:
                 raise
         return cuno
 

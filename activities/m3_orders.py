@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities.connections import Connections
-from activities.errors import classified_errors, m3_business_failure
+from activities.errors import M3_ALREADY_EXISTS, classified_errors, m3_business_failure
 from activities.heartbeat import auto_heartbeat
 from clients.m3.client import M3Transaction
 from clients.m3.errors import M3BusinessError
@@ -86,7 +86,8 @@ class M3OrderActivities:
                     for line in missing
                 ],
             )
-        failed = [result.error for result in results if result.error is not None]
+        # "Record already exists" on a line: a retried call whose first try M3 did process.
+        failed = [r.error for r in results if r.error is not None and r.error.code != M3_ALREADY_EXISTS]
         if failed:
             # The first failure names M3's code and field; the rest are in the message.
             first = failed[0]

@@ -15,12 +15,10 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.connections import Connections
-from activities.errors import classified_errors
+from activities.errors import M3_ALREADY_EXISTS, classified_errors
 from activities.heartbeat import auto_heartbeat
 from clients.m3 import M3Value
 from clients.m3.errors import M3BusinessError
-
-ALREADY_EXISTS = "XRE0103"
 
 
 class PostPaymentInput(BaseModel):
@@ -90,7 +88,7 @@ async def _exists_already(call: Awaitable[object]) -> bool:
     try:
         await call
     except M3BusinessError as error:
-        if error.code != ALREADY_EXISTS:
+        if error.code != M3_ALREADY_EXISTS:
             raise
         return True
     return False
@@ -101,7 +99,7 @@ async def _posted_by_earlier_attempt(call: Awaitable[object], batch_existed: boo
     try:
         await call
     except M3BusinessError as error:
-        if error.code == ALREADY_EXISTS:
+        if error.code == M3_ALREADY_EXISTS:
             return False
         # M3 refuses to touch a posted batch, naming PBID; that batch can only be ours.
         if batch_existed and error.field == "PBID":
