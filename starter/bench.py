@@ -14,10 +14,13 @@ import statistics
 import time
 from pathlib import Path
 
+import httpx
+
 from clients.bng.client import BngClient
+from clients.bng.webhooks import build_headers
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
-from settings import get_settings
+from settings import Settings, get_settings
 from starter.demo import FINAL, place_orders
 from starter.stack import VAR, EmbeddedStack
 from workflows.models import OrderView, Stage, order_workflow_id
@@ -78,6 +81,7 @@ async def bench(orders: int, step_seconds: float, timeout: float) -> dict[str, o
                     break
                 await asyncio.sleep(0.25)
             elapsed = time.monotonic() - started
+            ack_ms = await receiver_ack_latency(settings, order_ids)
     finally:
         stack.stop()
     paid = [v for v in views.values() if v.stage == Stage.PAID]
@@ -92,7 +96,33 @@ async def bench(orders: int, step_seconds: float, timeout: float) -> dict[str, o
         "orders_per_minute": round(len(paid) / elapsed * 60, 1),
         "webhook_to_m3_order_seconds": _percentiles(created),
         "webhook_to_paid_seconds": _percentiles(to_paid),
+        "receiver_ack_milliseconds": _percentiles(ack_ms),
     }
+
+
+async def receiver_ack_latency(settings: Settings, order_ids: list[str], count: int = 200) -> list[float]:
+    """How fast the receiver answers a signed order webhook, timed sequentially.
+
+    Re-sends signed order.created events for the finished orders: each goes through signature
+    verification, envelope parsing and the Temporal start call, which refuses it as a duplicate.
+    """
+    secret = settings.bng_webhook_secret.get_secret_value()
+    url = f"http://{settings.receiver_host}:{settings.receiver_port}/webhooks/bng"
+    timings = []
+    async with httpx.AsyncClient() as http:
+        for i in range(count):
+            event = {
+                "type": "order.created",
+                "timestamp": "2026-11-24T00:00:00Z",
+                "data": {"OrderID": order_ids[i % len(order_ids)]},
+            }
+            body = json.dumps(event).encode()
+            headers = {**build_headers(secret, f"msg_bench_{i}", body), "content-type": "application/json"}
+            sent = time.perf_counter()
+            response = await http.post(url, content=body, headers=headers)
+            timings.append((time.perf_counter() - sent) * 1000)
+            response.raise_for_status()
+    return timings
 
 
 def main() -> None:

@@ -280,3 +280,13 @@ async def test_m3_5xx_and_429_are_retried_to_success(stack: Stack) -> None:
     ]
     assert len([c for c in heads if c["outcome"] == "ok"]) == 1
     await stack.drive_to_paid(order["OrderID"])
+
+
+async def test_a_value_too_long_for_m3_is_an_error_naming_the_field(stack: Stack) -> None:
+    order = demo_order(30091, OrderID="BNG-30091-WITH-A-LONG-SUFFIX")  # CUOR is A20 and never cut
+    await stack.bng.post("/_sandbox/emit", json={"type": "order.created", "data": order})
+
+    view = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
+    assert view.attention is not None and view.attention.kind == "invalid_payload"
+    (issue,) = view.attention.issues
+    assert issue.field == "CUOR" and issue.source == "OrderID" and "20" in issue.message
