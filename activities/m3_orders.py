@@ -24,7 +24,6 @@ class AddOrderHeadInput(BaseModel):
     bng_order_id: str
     cuno: str
     head: dict[str, str]
-    workflow_id: str
 
 
 class OrderHead(BaseModel):
@@ -41,7 +40,6 @@ class ConfirmOrderInput(BaseModel):
     bng_order_id: str
     cuno: str
     temporary_order_number: str
-    workflow_id: str
 
 
 class DeleteBatchOrderInput(BaseModel):
@@ -67,7 +65,7 @@ class M3OrderActivities:
             record = {**data.head, "CUNO": data.cuno, "CUOR": data.bng_order_id}
             head = await self._c.m3.get_one("OIS100MI", "AddBatchHead", record)
         temp = head["ORNO"]
-        await asyncio.to_thread(self._link, data.bng_order_id, data.workflow_id, temp, None)
+        await asyncio.to_thread(self._link, data.bng_order_id, temp, None)
         return OrderHead(temporary_order_number=temp)
 
     @activity.defn
@@ -118,9 +116,7 @@ class M3OrderActivities:
                 if found is None:
                     raise
                 orno = found
-        await asyncio.to_thread(
-            self._link, data.bng_order_id, data.workflow_id, data.temporary_order_number, orno
-        )
+        await asyncio.to_thread(self._link, data.bng_order_id, data.temporary_order_number, orno)
         return orno
 
     @activity.defn
@@ -149,7 +145,9 @@ class M3OrderActivities:
             link = xref.find_order_by_bng(session, bng_order_id)
             return link.m3_orno if link else None
 
-    def _link(self, bng_order_id: str, workflow_id: str, temp: str | None, orno: str | None) -> None:
+    def _link(self, bng_order_id: str, temp: str | None, orno: str | None) -> None:
+        # to_thread carries the activity context, so the running workflow's id is at hand.
+        workflow_id = activity.info().workflow_id or ""
         with self._c.sessions() as session:
             xref.link_order(
                 session,

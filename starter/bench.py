@@ -21,10 +21,9 @@ from clients.bng.webhooks import build_headers
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import Settings, get_settings
-from starter.demo import FINAL, place_orders
+from starter.demo import all_final, observe_and_pay, place_orders
 from starter.stack import VAR, EmbeddedStack
-from workflows.models import OrderView, Stage, order_workflow_id
-from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.models import OrderView, Stage
 
 
 def _seconds(view: OrderView, step: str) -> float | None:
@@ -59,32 +58,16 @@ async def bench(orders: int, step_seconds: float, timeout: float) -> dict[str, o
             started = time.monotonic()
             order_ids = await place_orders(bng, orders)
             placed = time.monotonic() - started
-            views: dict[str, OrderView] = {}
+            views: dict[str, OrderView | None] = dict.fromkeys(order_ids)
             paying: set[str] = set()
-            while time.monotonic() - started < timeout:
-                for order_id in order_ids:
-                    if order_id in views and views[order_id].stage in FINAL:
-                        continue
-                    try:
-                        view = await client.get_workflow_handle(order_workflow_id(order_id)).query(
-                            OrderToCashWorkflow.status
-                        )
-                    except Exception:
-                        continue
-                    views[order_id] = view
-                    if view.stage == Stage.INVOICED and view.invoice and order_id not in paying:
-                        await bng.capture_payment(
-                            order_id, amount=view.invoice.total_amount, currency=view.invoice.currency
-                        )
-                        paying.add(order_id)
-                if len(views) == len(order_ids) and all(v.stage in FINAL for v in views.values()):
-                    break
+            while time.monotonic() - started < timeout and not all_final(views):
+                await observe_and_pay(client, bng, views, paying)
                 await asyncio.sleep(0.25)
             elapsed = time.monotonic() - started
             ack_ms = await receiver_ack_latency(settings, order_ids)
     finally:
         stack.stop()
-    paid = [v for v in views.values() if v.stage == Stage.PAID]
+    paid = [v for v in views.values() if v is not None and v.stage == Stage.PAID]
     created = [s for v in paid if (s := _seconds(v, Stage.ORDER_CREATED.value)) is not None]
     to_paid = [s for v in paid if (s := _seconds(v, Stage.PAID.value)) is not None]
     return {

@@ -64,25 +64,38 @@ async def place_orders(bng: BngClient, count: int) -> list[str]:
     return [order.OrderID for order in orders]
 
 
+async def observe_and_pay(
+    client: Client, bng: BngClient, views: dict[str, OrderView | None], paying: set[str]
+) -> None:
+    """One pass over the unfinished orders: read each one's view, and pay those that BNG shows
+    as invoiced (the demo plays the customer)."""
+    for order_id, known in views.items():
+        if known is not None and known.stage in FINAL:
+            continue
+        view = await _view(client, order_id) or known
+        views[order_id] = view
+        if view and view.stage == Stage.INVOICED and view.invoice and order_id not in paying:
+            await bng.capture_payment(
+                order_id, amount=view.invoice.total_amount, currency=view.invoice.currency
+            )
+            paying.add(order_id)
+
+
+def all_final(views: dict[str, OrderView | None]) -> bool:
+    return all(view is not None and view.stage in FINAL for view in views.values())
+
+
 async def follow(
     client: Client, bng: BngClient, order_ids: list[str], timeout: float, console: Console
 ) -> DemoOutcome:
     views: dict[str, OrderView | None] = dict.fromkeys(order_ids)
-    paid_requested: set[str] = set()
+    paying: set[str] = set()
     started = time.monotonic()
     with Live(_table(views, 0), console=console, refresh_per_second=4) as live:
         while time.monotonic() - started < timeout:
-            for order_id in order_ids:
-                views[order_id] = await _view(client, order_id) or views[order_id]
-                view = views[order_id]
-                # The customer pays in BNG once BNG shows the invoice.
-                if view and view.stage == Stage.INVOICED and view.invoice and order_id not in paid_requested:
-                    await bng.capture_payment(
-                        order_id, amount=view.invoice.total_amount, currency=view.invoice.currency
-                    )
-                    paid_requested.add(order_id)
+            await observe_and_pay(client, bng, views, paying)
             live.update(_table(views, time.monotonic() - started))
-            if all(v is not None and v.stage in FINAL for v in views.values()):
+            if all_final(views):
                 break
             await asyncio.sleep(0.5)
     return DemoOutcome(views=views, seconds=time.monotonic() - started)

@@ -91,12 +91,10 @@ class Stack:
             assert response.status_code == 200, response.text
 
     async def m3_calls(self, program: str, transaction: str) -> list[dict[str, Any]]:
-        response = await self.m3.get("/_sandbox/calls")
-        return [
-            call
-            for call in response.json()
-            if call["program"] == program and call["transaction"] == transaction
-        ]
+        response = await self.m3.get(
+            "/_sandbox/calls", params={"program": program, "transaction": transaction}
+        )
+        return list(response.json())
 
     async def capture_payment(self, order_id: str, amount: str, currency: str) -> None:
         response = await self.bng.post(

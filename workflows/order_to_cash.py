@@ -182,13 +182,10 @@ class OrderToCashWorkflow:
         return order
 
     async def _create_m3_order(self, cuno: str, head: dict[str, str], lines: list[dict[str, str]]) -> None:
-        workflow_id = workflow.info().workflow_id
         created = await self._business_step(
             workflow.execute_activity_method(
                 M3OrderActivities.add_m3_order_head,
-                AddOrderHeadInput(
-                    bng_order_id=self._view.bng_order_id, cuno=cuno, head=head, workflow_id=workflow_id
-                ),
+                AddOrderHeadInput(bng_order_id=self._view.bng_order_id, cuno=cuno, head=head),
                 **SYSTEM_CALL,
             )
         )
@@ -215,7 +212,6 @@ class OrderToCashWorkflow:
                         bng_order_id=self._view.bng_order_id,
                         cuno=cuno,
                         temporary_order_number=temp,
-                        workflow_id=workflow_id,
                     ),
                     **SYSTEM_CALL,
                 )
