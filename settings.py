@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     m3_auto_create_customers: bool = True
     m3_payment_batch_type: str = "BNG"
 
+    # Master data (customers, products, suppliers, inventory).
+    # The delivery address (CRS610MI ADRT 1) that holds a BNG customer's shipping address.
+    m3_shipping_address_id: str = "BNG"
+    # Defaults M3's item and supplier templates would otherwise give (AddItmBasic, AddSupplier).
+    m3_item_type: str = "FGD"
+    m3_supplier_type: str = "1"
+    m3_language: str = "GB"
+    # Warehouses whose balances are synchronised with BNG inventory levels.
+    m3_inventory_warehouses: list[str] = ["100", "200", "300"]
+    # MMS850MI/AddAdjust: the stock-transaction reason code and location of WMS adjustments.
+    m3_adjustment_reason: str = "WMS"
+    # An idle entity workflow finishes after this long; the next change starts a fresh one.
+    sync_idle_minutes: float = 30.0
+    # Interval of the scheduled full reconciliation, per entity.
+    reconcile_every_minutes: float = 60.0
+
     # BNG: REST API with OAuth 2.0 client credentials (or an API key) and signed webhooks.
     bng_base_url: str = "http://127.0.0.1:8702"
     bng_client_id: str = "m3bng"

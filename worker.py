@@ -14,9 +14,11 @@ from activities.registry import all_activities
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import Settings, get_settings
+from workflows.master_data import EntitySyncWorkflow
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
-WORKFLOWS = [OrderToCashWorkflow]
+WORKFLOWS = [OrderToCashWorkflow, EntitySyncWorkflow, ReconcileWorkflow]
 
 
 def build_worker(client: Client, connections: Connections, task_queue: str) -> Worker:
@@ -24,7 +26,7 @@ def build_worker(client: Client, connections: Connections, task_queue: str) -> W
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=all_activities(connections),
+        activities=all_activities(connections, client),
         max_concurrent_activities=50,
     )
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clients.bng.client import BngClient
 from clients.m3.client import M3Client
 from settings import Settings
-from storage.db import create_schema, make_engine, make_session_factory
+from storage.db import make_engine, make_session_factory, upgrade_schema
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Connections:
     @classmethod
     def from_settings(cls, settings: Settings) -> Connections:
         engine = make_engine(settings.database_url)
-        create_schema(engine)
+        upgrade_schema(engine)
         m3 = M3Client.from_ionapi_file(
             settings.m3_ionapi,
             cono=settings.m3_cono,

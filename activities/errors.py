@@ -21,6 +21,8 @@ from clients.m3.errors import M3BusinessError, M3RateLimitedError
 M3_BUSINESS_ERROR = "M3BusinessError"
 BNG_BUSINESS_ERROR = "BngBusinessError"
 RATE_LIMITED = "RateLimited"
+# A record that cannot be mapped or validated; the message names every field.
+INVALID_RECORD = "InvalidRecord"
 
 # M3's "Record already exists": on a retried write, an earlier attempt already did the work.
 M3_ALREADY_EXISTS = "XRE0103"

@@ -89,12 +89,12 @@ class M3CustomerActivities:
 
     def _linked_cuno(self, bng_customer_id: str) -> str | None:
         with self._c.sessions() as session:
-            link = xref.find_customer(session, bng_customer_id)
-            return link.m3_cuno if link else None
+            link = xref.find_link(session, "customer", cono=self._c.settings.m3_cono, bng_key=bng_customer_id)
+            return link.m3_key if link else None
 
     def _link(self, bng_customer_id: str, cuno: str) -> None:
         with self._c.sessions() as session:
-            xref.link_customer(
-                session, bng_customer_id=bng_customer_id, cono=self._c.settings.m3_cono, cuno=cuno
+            xref.link(
+                session, "customer", cono=self._c.settings.m3_cono, bng_key=bng_customer_id, m3_key=cuno
             )
             session.commit()

@@ -13,6 +13,8 @@ from mapping.spec import LookupTables, MappingSpec, MappingSpecError
 
 MAPS_DIR = Path(__file__).parent / "maps"
 LOOKUPS_FILE = "lookups.yaml"
+# Field ownership for two-way sync (mapping.ownership), not a map.
+OWNERSHIP_FILE = "ownership.yaml"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -34,20 +36,21 @@ def load_lookups() -> LookupTables:
 
 def load_mapping_file(path: str | Path, *, lookups: LookupTables | None = None) -> MappingSpec:
     """A map from any file; its lookup tables are checked against ``lookups`` (default: packaged)."""
-    spec = _parse(Path(path), MappingSpec)
+    spec = parse_file(Path(path), MappingSpec)
     spec.check_lookups(lookups if lookups is not None else load_lookups())
     return spec
 
 
 def load_lookups_file(path: str | Path) -> LookupTables:
-    return _parse(Path(path), LookupTables)
+    return parse_file(Path(path), LookupTables)
 
 
 def available_mappings() -> list[str]:
-    return sorted(path.stem for path in MAPS_DIR.glob("*.yaml") if path.name != LOOKUPS_FILE)
+    not_maps = (LOOKUPS_FILE, OWNERSHIP_FILE)
+    return sorted(path.stem for path in MAPS_DIR.glob("*.yaml") if path.name not in not_maps)
 
 
-def _parse(path: Path, model: type[ModelT]) -> ModelT:
+def parse_file(path: Path, model: type[ModelT]) -> ModelT:
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:

@@ -16,19 +16,33 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.master_data.m3_records import inventory_key
 from clients.ion import IonError, UnsupportedBodError, parse_bod, parse_multipart
 from clients.ion.bod import InvoiceBod, SalesOrderBod, ShipmentBod
+from clients.ion.bod_models import (
+    CustomerPartyMasterBod,
+    InventoryCountBod,
+    ItemMasterBod,
+    SupplierPartyMasterBod,
+)
+from mapping.ownership import Side
+from starter.sync_routing import bng_key_of_m3_record, notify_change
 from storage import xref
 from workflows.models import M3OrderEvent, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.sync_models import RecordChanged
 
 log = structlog.get_logger("bod_inbound")
 router = APIRouter(prefix="/ims")
 
 
+MASTER_DATA_BODS = (CustomerPartyMasterBod, ItemMasterBod, SupplierPartyMasterBod, InventoryCountBod)
+
+
 class ImsAck(BaseModel):
     outcome: Literal["signalled", "ignored"]
     workflow_id: str | None = None
+    workflow_ids: list[str] = []
     detail: str = ""
 
 
@@ -55,8 +69,10 @@ async def receive_message(request: Request) -> ImsAck:
         # IMS v3: 400 is "malformed message"; ION reports it instead of retrying for ever.
         raise HTTPException(status_code=400, detail=str(error)) from error
 
-    event, cuor, orno = order_event(bod)
     settings = request.app.state.settings
+    if isinstance(bod, MASTER_DATA_BODS):
+        return await _notify_master_data(request, bod)
+    event, cuor, orno = order_event(bod)
     bng_order_id = cuor or await asyncio.to_thread(
         _bng_order_for, request.app.state.sessions, settings.m3_cono, orno
     )
@@ -120,3 +136,31 @@ def _bng_order_for(sessions: sessionmaker[Session], cono: int, orno: str | None)
     with sessions() as session:
         link = xref.find_order_by_m3(session, cono, orno)
         return link.bng_order_id if link else None
+
+
+async def _notify_master_data(
+    request: Request, bod: CustomerPartyMasterBod | ItemMasterBod | SupplierPartyMasterBod | InventoryCountBod
+) -> ImsAck:
+    """A master-data BOD names one record (or, for balances, several): tell each its workflow."""
+    settings = request.app.state.settings
+    client: Client = request.app.state.temporal
+    records: list[tuple[str, str]]
+    if isinstance(bod, CustomerPartyMasterBod):
+        records = [("customer", bod.customer_number)]
+    elif isinstance(bod, SupplierPartyMasterBod):
+        records = [("supplier", bod.supplier_number)]
+    elif isinstance(bod, ItemMasterBod):
+        records = [("product", bod.item_number)]
+    else:
+        records = [("inventory", inventory_key(itno, bod.warehouse)) for itno in bod.item_numbers]
+    workflow_ids = []
+    for entity, m3_key in records:
+        bng_key = await bng_key_of_m3_record(request.app.state.sessions, settings.m3_cono, entity, m3_key)
+        change = RecordChanged(origin=Side.M3, m3_key=m3_key, event_id=bod.bod_id, reason=f"Sync{bod.noun}")
+        workflow_ids.append(
+            await notify_change(
+                client, settings.task_queue, entity, bng_key, change, idle_minutes=settings.sync_idle_minutes
+            )
+        )
+    log.info("BOD routed", noun=bod.noun, bod_id=bod.bod_id, workflows=len(workflow_ids))
+    return ImsAck(outcome="signalled", workflow_ids=workflow_ids, workflow_id=next(iter(workflow_ids), None))

@@ -6,6 +6,7 @@ m3bng orders show BNG-10001           stage and timeline of one order
 m3bng orders fix BNG-10001 --payload fixed.json
 m3bng orders resume BNG-10001         after fixing the cause in M3 (e.g. the item exists now)
 m3bng orders cancel BNG-10001 --reason "customer withdrew"
+m3bng sync customer --full            reconcile customers (see starter/sync_cli.py for more)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import get_settings
 from starter.demo import run_demo
+from starter.sync_cli import add_sync_parser, run_sync
 from workflows import search_attributes as sa
 from workflows.models import CancelOrder, FixPayload, OrderView, Resume, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
@@ -50,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--payload", type=Path, required=True, help="JSON file with the corrected order")
         if action in ("fix", "resume", "cancel"):
             sub.add_argument("--reason", default="", required=action == "cancel")
+    add_sync_parser(commands)
     return parser
+
+
+async def _sync(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    return await run_sync(args, settings, await connect(settings))
 
 
 async def _orders(args: argparse.Namespace) -> int:
@@ -111,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                 settings, orders=args.orders, timeout=args.timeout, lifecycle_seconds=args.m3_step_seconds
             )
         )
+    if args.command == "sync":
+        return asyncio.run(_sync(args))
     return asyncio.run(_orders(args))
 
 

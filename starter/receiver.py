@@ -15,14 +15,14 @@ from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import Settings, get_settings
 from starter import bod_inbound, webhooks
-from storage.db import create_schema, make_engine, make_session_factory
+from storage.db import make_engine, make_session_factory, upgrade_schema
 
 
 def create_receiver_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        create_schema(engine)
+        upgrade_schema(engine)
         app.state.settings = settings
         app.state.sessions = make_session_factory(engine)
         app.state.temporal = await connect(settings)

@@ -24,15 +24,34 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from clients.bng.models import Payment, WebhookEvent, WebhookEventType
 from clients.bng.webhooks import WebhookVerificationError, verify
+from mapping.ownership import Side
+from settings import Settings
+from starter.sync_routing import notify_change
 from workflows import search_attributes as sa
 from workflows.models import OrderToCashInput, PaymentCaptured, Stage, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.sync_models import RecordChanged
 
 log = structlog.get_logger("webhooks")
 router = APIRouter()
 
 # An order id that can name a workflow; anything else is kept under the webhook id instead.
 _USABLE_ORDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+
+# BNG events about master data -> (entity, the key fields in the event's data).
+MASTER_DATA_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    WebhookEventType.CUSTOMER_CREATED: ("customer", ("CustomerID",)),
+    WebhookEventType.CUSTOMER_UPDATED: ("customer", ("CustomerID",)),
+    WebhookEventType.CUSTOMER_DELETED: ("customer", ("CustomerID",)),
+    WebhookEventType.PRODUCT_CREATED: ("product", ("SKU",)),
+    WebhookEventType.PRODUCT_UPDATED: ("product", ("SKU",)),
+    WebhookEventType.PRODUCT_DELETED: ("product", ("SKU",)),
+    WebhookEventType.VENDOR_CREATED: ("supplier", ("VendorID",)),
+    WebhookEventType.VENDOR_UPDATED: ("supplier", ("VendorID",)),
+    WebhookEventType.VENDOR_DELETED: ("supplier", ("VendorID",)),
+    WebhookEventType.INVENTORY_UPDATED: ("inventory", ("SKU", "Warehouse")),
+}
 
 
 class WebhookAck(BaseModel):
@@ -72,6 +91,8 @@ async def bng_webhook(request: Request) -> WebhookAck:
         return await _start_order(client, settings.task_queue, order_id, event.data, webhook_id)
     if event.type == WebhookEventType.PAYMENT_CAPTURED:
         return await _signal_payment(client, event.data)
+    if event.type in MASTER_DATA_EVENTS:
+        return await _notify_master_data(client, settings, event, webhook_id)
     log.info("webhook ignored", type=event.type, webhook_id=webhook_id)
     return WebhookAck(outcome="ignored", detail=f"event type {event.type} is not handled here")
 
@@ -132,4 +153,22 @@ async def _signal_payment(client: Client, data: dict[str, Any]) -> WebhookAck:
             )
         # The order's own webhook may still be on its way: BNG retries this one later.
         raise HTTPException(status_code=409, detail=f"no workflow for order {payment.OrderID} yet") from error
+    return WebhookAck(outcome="signalled", workflow_id=workflow_id)
+
+
+async def _notify_master_data(
+    client: Client, settings: Settings, event: WebhookEvent, webhook_id: str
+) -> WebhookAck:
+    entity, key_fields = MASTER_DATA_EVENTS[event.type]
+    parts = [event.data.get(name) for name in key_fields]
+    if not all(isinstance(part, str) and part for part in parts):
+        # Nothing to route by: answer 422 so the delivery shows as failed in BNG's log, kept there.
+        missing = ", ".join(name for name, part in zip(key_fields, parts, strict=True) if not part)
+        raise HTTPException(status_code=422, detail=f"{event.type} without {missing}")
+    bng_key = "/".join(str(part) for part in parts)
+    change = RecordChanged(origin=Side.BNG, event_id=webhook_id, reason=event.type)
+    workflow_id = await notify_change(
+        client, settings.task_queue, entity, bng_key, change, idle_minutes=settings.sync_idle_minutes
+    )
+    log.info("master data change routed", type=event.type, workflow_id=workflow_id, webhook_id=webhook_id)
     return WebhookAck(outcome="signalled", workflow_id=workflow_id)

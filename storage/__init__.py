@@ -1,32 +1,48 @@
 """The cross-reference store: which BNG record is which M3 record, and which events were seen."""
 
-from storage.db import create_schema, make_engine, make_session_factory
-from storage.models import CustomerXref, EventSource, OrderXref, ReceivedEvent
+from storage.db import make_engine, make_session_factory, upgrade_schema
+from storage.models import EntityLink, EventSource, OrderXref, ReceivedEvent, RunStatus, SyncRun
 from storage.xref import (
+    StaleSyncStateError,
     XrefConflictError,
-    find_customer,
-    find_customer_by_cuno,
+    find_link,
     find_order_by_bng,
     find_order_by_m3,
-    link_customer,
+    finish_run,
+    latest_runs,
+    link,
     link_order,
+    links_by_bng_keys,
+    links_by_m3_keys,
     record_event,
+    record_synced,
+    start_run,
+    state_hash,
 )
 
 __all__ = [
-    "CustomerXref",
+    "EntityLink",
     "EventSource",
     "OrderXref",
     "ReceivedEvent",
+    "RunStatus",
+    "StaleSyncStateError",
+    "SyncRun",
     "XrefConflictError",
-    "create_schema",
-    "find_customer",
-    "find_customer_by_cuno",
+    "find_link",
     "find_order_by_bng",
     "find_order_by_m3",
-    "link_customer",
+    "finish_run",
+    "latest_runs",
+    "link",
     "link_order",
+    "links_by_bng_keys",
+    "links_by_m3_keys",
     "make_engine",
     "make_session_factory",
     "record_event",
+    "record_synced",
+    "start_run",
+    "state_hash",
+    "upgrade_schema",
 ]

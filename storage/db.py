@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Base
-
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# What Base.metadata.create_all made before migrations existed is exactly this revision.
+BASELINE_REVISION = "0001_initial"
+BASELINE_TABLES = frozenset({"customer_xref", "order_xref", "received_event"})
+# Any fixed 64-bit number, the same in every m3bng process sharing a PostgreSQL database.
+MIGRATION_LOCK_KEY = 0x6D33_626E_6701
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -26,9 +36,65 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables. Stands in for Alembic migrations until those exist."""
-    Base.metadata.create_all(engine)
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` with Alembic; a no-op when it is there already.
+
+    A database that ``create_all`` made before migrations existed (its tables, no
+    alembic_version) is stamped at the baseline first, then upgraded, so old var/m3bng.db files
+    keep their data. Safe when several processes start at once: see ``_migration_transaction``.
+    """
+    with _migration_transaction(engine) as config:
+        command.upgrade(config, revision)
+
+
+def downgrade_schema(engine: Engine, revision: str) -> None:
+    with _migration_transaction(engine) as config:
+        command.downgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; None for an empty or a pre-migration database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic's configuration in code (there is no alembic.ini), running on ``connection``."""
+    config = Config()
+    # The value goes through configparser interpolation, where "%" is special.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _migration_transaction(engine: Engine) -> Iterator[Config]:
+    # One transaction around the whole migration, holding a lock that a second process waits on;
+    # when it gets the lock, it finds the migration done and Alembic has nothing left to run.
+    # PostgreSQL: an advisory lock that the commit releases (its DDL is transactional too).
+    # SQLite: make_engine's BEGIN IMMEDIATE already holds the database's write lock.
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        config = alembic_config(connection)
+        if _is_pre_migration_schema(connection):
+            command.stamp(config, BASELINE_REVISION)
+        yield config
+
+
+def _is_pre_migration_schema(connection: Connection) -> bool:
+    tables = set(inspect(connection).get_table_names())
+    if "alembic_version" in tables:
+        return False
+    found = tables & BASELINE_TABLES
+    if not found:
+        return False  # an empty database: every migration runs
+    if found != BASELINE_TABLES:
+        raise RuntimeError(
+            f"the database has {sorted(found)} but not {sorted(BASELINE_TABLES - found)}: "
+            "neither empty nor a schema made before migrations; fix it by hand"
+        )
+    return True
 
 
 def _normalize(url: URL) -> URL:

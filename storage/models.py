@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -33,6 +45,12 @@ class EventSource(StrEnum):
     ION_BOD = "ion-bod"
 
 
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -46,20 +64,32 @@ class Timestamps:
     )
 
 
-class CustomerXref(Timestamps, Base):
-    """A BNG customer and the M3 customer (company + CUNO) it is synchronised with."""
+class EntityLink(Timestamps, Base):
+    """A BNG record and the M3 record (company + key) it is synchronised with, for any entity.
 
-    __tablename__ = "customer_xref"
-    __table_args__ = (UniqueConstraint("m3_cono", "m3_cuno"),)
+    ``synced_state`` holds the canonical field values last written to both systems, so a
+    reconciliation can tell which side changed since; ``version`` counts those writes and lets a
+    caller detect that someone else synced in between (optimistic concurrency).
+    """
+
+    __tablename__ = "entity_link"
+    __table_args__ = (
+        UniqueConstraint("entity", "bng_key"),
+        UniqueConstraint("entity", "m3_cono", "m3_key"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    bng_customer_id: Mapped[str] = mapped_column(String(64), unique=True)
-    bng_external_id: Mapped[str | None] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    bng_key: Mapped[str] = mapped_column(String(128))
     m3_cono: Mapped[int] = mapped_column(Integer)
-    m3_cuno: Mapped[str] = mapped_column(String(10))
+    m3_key: Mapped[str] = mapped_column(String(64))
+    synced_state: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    synced_hash: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     def __repr__(self) -> str:
-        return f"CustomerXref({self.bng_customer_id!r} <-> {self.m3_cono}/{self.m3_cuno})"
+        return f"EntityLink({self.entity} {self.bng_key!r} <-> {self.m3_cono}/{self.m3_key} v{self.version})"
 
 
 class OrderXref(Timestamps, Base):
@@ -93,3 +123,25 @@ class ReceivedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
+
+
+class SyncRun(Base):
+    """One reconciliation of an entity: when, why, how it ended, and what it found."""
+
+    __tablename__ = "sync_run"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING.value)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # A sample of what differed (small dicts); the caller caps it, so a report never grows unbounded.
+    differences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"SyncRun({self.id} {self.entity} {self.trigger} {self.status})"

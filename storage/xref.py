@@ -1,7 +1,10 @@
 """Repository functions for the cross-reference store.
 
 Every function takes a ``Session`` and only flushes: the caller owns the transaction, e.g.
-``with session_factory.begin() as session: link_customer(session, ...)``.
+``with session_factory.begin() as session: link(session, "customer", cono=100, ...)``.
+
+Master data (customers, items, suppliers, inventory balances) shares one table, ``entity_link``:
+``entity`` says what kind of record a link is about, so every entity links the same way.
 
 Inserts that can race run inside a savepoint. When another transaction wins the race, the
 unique constraint raises, the savepoint alone is rolled back, and the winner's row is re-read,
@@ -10,59 +13,205 @@ so the caller's transaction stays usable.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import CustomerXref, EventSource, OrderXref, ReceivedEvent
+from storage.models import (
+    EntityLink,
+    EventSource,
+    OrderXref,
+    ReceivedEvent,
+    RunStatus,
+    SyncRun,
+    utcnow,
+)
 
 
 class XrefConflictError(Exception):
     """One side of a link is already linked to something else."""
 
 
-def find_customer(session: Session, bng_customer_id: str) -> CustomerXref | None:
-    return session.scalars(
-        select(CustomerXref).where(CustomerXref.bng_customer_id == bng_customer_id)
-    ).one_or_none()
+class StaleSyncStateError(Exception):
+    """The link was synced by someone else since the caller read it (its version moved on)."""
 
 
-def find_customer_by_cuno(session: Session, cono: int, cuno: str) -> CustomerXref | None:
-    return session.scalars(
-        select(CustomerXref).where(CustomerXref.m3_cono == cono, CustomerXref.m3_cuno == cuno)
-    ).one_or_none()
+# --- links between BNG and M3 records, for every entity ---------------------------------------
 
 
-def link_customer(
+def find_link(
     session: Session,
+    entity: str,
     *,
-    bng_customer_id: str,
     cono: int,
-    cuno: str,
-    external_id: str | None = None,
-) -> CustomerXref:
-    """Link a BNG customer to an M3 customer; linking the same pair again returns the same row.
+    bng_key: str | None = None,
+    m3_key: str | None = None,
+) -> EntityLink | None:
+    """The link of one BNG or one M3 record (give exactly one key) within M3 company ``cono``."""
+    if bng_key is not None and m3_key is None:
+        row = _link_by_bng(session, entity, bng_key)
+        return row if row is not None and row.m3_cono == cono else None
+    if m3_key is not None and bng_key is None:
+        return _link_by_m3(session, entity, cono, m3_key)
+    raise ValueError("find_link needs exactly one of bng_key and m3_key")
+
+
+def link(session: Session, entity: str, *, cono: int, bng_key: str, m3_key: str) -> EntityLink:
+    """Link a BNG record to an M3 record; linking the same pair again returns the same row.
 
     Raises XrefConflictError if either side is already linked to something else.
     """
-    existing = _existing_customer_link(session, bng_customer_id, cono, cuno)
-    if existing is None:
-        row = CustomerXref(
-            bng_customer_id=bng_customer_id, bng_external_id=external_id, m3_cono=cono, m3_cuno=cuno
+    existing = _existing_link(session, entity, bng_key, cono, m3_key)
+    if existing is not None:
+        return existing
+    row = EntityLink(entity=entity, bng_key=bng_key, m3_cono=cono, m3_key=m3_key, version=0)
+    try:
+        with session.begin_nested():
+            session.add(row)
+        return row
+    except IntegrityError:
+        # A concurrent transaction linked one of the two sides first; judge its row instead.
+        existing = _existing_link(session, entity, bng_key, cono, m3_key)
+        if existing is None:
+            raise
+        return existing
+
+
+def links_by_m3_keys(
+    session: Session, entity: str, cono: int, m3_keys: Sequence[str]
+) -> dict[str, EntityLink]:
+    """The links of a page of M3 records, by M3 key; unlinked keys are absent. One query."""
+    keys = _distinct_keys(m3_keys)
+    if not keys:
+        return {}
+    rows = session.scalars(
+        select(EntityLink).where(
+            EntityLink.entity == entity, EntityLink.m3_cono == cono, EntityLink.m3_key.in_(keys)
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-            return row
-        except IntegrityError:
-            # A concurrent transaction linked one of the two sides first; judge its row instead.
-            existing = _existing_customer_link(session, bng_customer_id, cono, cuno)
-            if existing is None:
-                raise
-    if external_id is not None and existing.bng_external_id != external_id:
-        existing.bng_external_id = external_id
-        session.flush()
-    return existing
+    )
+    return {row.m3_key: row for row in rows}
+
+
+def links_by_bng_keys(
+    session: Session, entity: str, cono: int, bng_keys: Sequence[str]
+) -> dict[str, EntityLink]:
+    """The links of a page of BNG records, by BNG key; unlinked keys are absent. One query."""
+    keys = _distinct_keys(bng_keys)
+    if not keys:
+        return {}
+    rows = session.scalars(
+        select(EntityLink).where(
+            EntityLink.entity == entity, EntityLink.m3_cono == cono, EntityLink.bng_key.in_(keys)
+        )
+    )
+    return {row.bng_key: row for row in rows}
+
+
+# --- last synced state --------------------------------------------------------------------------
+
+
+def state_hash(state: Mapping[str, str]) -> str:
+    """sha256 (hex) of the canonical JSON of a state: sorted keys, no whitespace, UTF-8."""
+    canonical = json.dumps(dict(state), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record_synced(
+    session: Session,
+    entity: str,
+    *,
+    cono: int,
+    bng_key: str,
+    m3_key: str,
+    state: Mapping[str, str],
+    expected_version: int | None = None,
+) -> EntityLink:
+    """Remember ``state`` as what both systems now hold; links the pair first if needed.
+
+    Every call increments ``version``. With ``expected_version`` (the version the caller read
+    before deciding what to write), raises StaleSyncStateError if another sync came in between.
+    """
+    linked = link(session, entity, cono=cono, bng_key=bng_key, m3_key=m3_key)
+    # Re-read under a row lock so the version check and the increment see the committed row, not
+    # this session's cached copy. FOR UPDATE on PostgreSQL; SQLite renders nothing, as its
+    # BEGIN IMMEDIATE already holds the database's write lock for the whole transaction.
+    row = session.scalars(
+        select(EntityLink)
+        .where(EntityLink.id == linked.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if expected_version is not None and row.version != expected_version:
+        raise StaleSyncStateError(
+            f"{entity} {bng_key!r} <-> {cono}/{m3_key} is at version {row.version}, "
+            f"not {expected_version}: it was synced by someone else in between"
+        )
+    snapshot = dict(state)
+    row.synced_state = snapshot
+    row.synced_hash = state_hash(snapshot)
+    row.synced_at = utcnow()
+    row.version += 1
+    session.flush()
+    return row
+
+
+# --- reconciliation runs ------------------------------------------------------------------------
+
+
+def start_run(session: Session, entity: str, trigger: str) -> SyncRun:
+    run = SyncRun(
+        entity=entity,
+        trigger=trigger,
+        started_at=utcnow(),
+        status=RunStatus.RUNNING.value,
+        counts={},
+        differences=[],
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    *,
+    status: RunStatus | str,
+    counts: Mapping[str, int],
+    differences: Sequence[Mapping[str, Any]],
+    error: str | None = None,
+) -> SyncRun:
+    """Close a run as completed or failed with its report. ``differences`` is stored as given,
+    so the caller caps it."""
+    final = RunStatus(status)
+    if final is RunStatus.RUNNING:
+        raise ValueError("a run finishes as completed or failed, not running")
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise LookupError(f"no sync run {run_id}")
+    run.status = final.value
+    run.finished_at = utcnow()
+    run.counts = dict(counts)
+    run.differences = [dict(difference) for difference in differences]
+    run.error = error
+    session.flush()
+    return run
+
+
+def latest_runs(session: Session, entity: str | None = None, limit: int = 10) -> list[SyncRun]:
+    """The most recently started runs first, of one entity or of all."""
+    query = select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit)
+    if entity is not None:
+        query = query.where(SyncRun.entity == entity)
+    return list(session.scalars(query))
+
+
+# --- orders and events --------------------------------------------------------------------------
 
 
 def find_order_by_bng(session: Session, bng_order_id: str) -> OrderXref | None:
@@ -135,27 +284,46 @@ def record_event(session: Session, source: EventSource | str, event_id: str) -> 
     return True
 
 
-def _existing_customer_link(
-    session: Session, bng_customer_id: str, cono: int, cuno: str
-) -> CustomerXref | None:
+def _existing_link(session: Session, entity: str, bng_key: str, cono: int, m3_key: str) -> EntityLink | None:
     """The row for exactly this pair, None if neither side is linked, or a conflict."""
-    by_bng = find_customer(session, bng_customer_id)
+    by_bng = _link_by_bng(session, entity, bng_key)
     if by_bng is not None:
-        if (by_bng.m3_cono, by_bng.m3_cuno) != (cono, cuno):
+        if (by_bng.m3_cono, by_bng.m3_key) != (cono, m3_key):
             raise XrefConflictError(
-                f"BNG customer {bng_customer_id!r} is already linked to M3 customer "
-                f"{by_bng.m3_cono}/{by_bng.m3_cuno}, not {cono}/{cuno}"
+                f"BNG {entity} {bng_key!r} is already linked to M3 {entity} "
+                f"{by_bng.m3_cono}/{by_bng.m3_key}, not {cono}/{m3_key}"
             )
         return by_bng
-    by_m3 = find_customer_by_cuno(session, cono, cuno)
-    if by_m3 is not None and by_m3.bng_customer_id == bng_customer_id:
+    by_m3 = _link_by_m3(session, entity, cono, m3_key)
+    if by_m3 is not None and by_m3.bng_key == bng_key:
         return by_m3  # committed by a concurrent transaction between the two reads
     if by_m3 is not None:
         raise XrefConflictError(
-            f"M3 customer {cono}/{cuno} is already linked to BNG customer {by_m3.bng_customer_id!r}, "
-            f"not {bng_customer_id!r}"
+            f"M3 {entity} {cono}/{m3_key} is already linked to BNG {entity} {by_m3.bng_key!r}, "
+            f"not {bng_key!r}"
         )
     return None
+
+
+def _link_by_bng(session: Session, entity: str, bng_key: str) -> EntityLink | None:
+    # Not filtered by company: a BNG record has one link, whichever company it points to.
+    return session.scalars(
+        select(EntityLink).where(EntityLink.entity == entity, EntityLink.bng_key == bng_key)
+    ).one_or_none()
+
+
+def _link_by_m3(session: Session, entity: str, cono: int, m3_key: str) -> EntityLink | None:
+    return session.scalars(
+        select(EntityLink).where(
+            EntityLink.entity == entity, EntityLink.m3_cono == cono, EntityLink.m3_key == m3_key
+        )
+    ).one_or_none()
+
+
+def _distinct_keys(keys: Sequence[str]) -> list[str]:
+    if isinstance(keys, str):
+        raise TypeError("expected a sequence of keys, not one string")
+    return sorted(set(keys))
 
 
 def _update_order(

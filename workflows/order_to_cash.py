@@ -14,12 +14,10 @@ in NeedsAttention with the reason, until an operator sends a corrected payload, 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -38,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.transform_order import TransformOrderInput, transform_order
     from clients.bng.models import Invoice, Order, OrderStatus
     from workflows import search_attributes as sa
+    from workflows.activity_options import SYSTEM_CALL
     from workflows.models import (
         M3_STATUS_STAGES,
         Attention,
@@ -58,28 +57,6 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 DEFAULT_ORDER_TYPE = "A01"
-
-
-class _ActivityOptions(TypedDict):
-    start_to_close_timeout: timedelta
-    schedule_to_close_timeout: timedelta
-    heartbeat_timeout: timedelta
-    retry_policy: RetryPolicy
-
-
-# Transient failures (M3 or BNG down, 5xx, timeouts) are retried for a long time with backoff;
-# business errors are raised non-retryable by the activities and never come back here as retries.
-SYSTEM_CALL: _ActivityOptions = {
-    "start_to_close_timeout": timedelta(minutes=2),
-    "schedule_to_close_timeout": timedelta(hours=12),
-    # Activities heartbeat while they wait; a killed worker's activity is retried after this.
-    "heartbeat_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=2),
-    ),
-}
 
 
 class _NeedsAttention(Exception):

@@ -10,7 +10,12 @@ M3_ORDER_NUMBER = SearchAttributeKey.for_keyword("M3OrderNumber")
 M3_CUSTOMER_NUMBER = SearchAttributeKey.for_keyword("M3CustomerNumber")
 ORDER_STAGE = SearchAttributeKey.for_keyword("OrderStage")
 
-ALL = (BNG_ORDER_ID, M3_ORDER_NUMBER, M3_CUSTOMER_NUMBER, ORDER_STAGE)
+# Master data: ``'SyncEntity="customer" AND SyncState="NeedsAttention"'`` lists parked records.
+SYNC_ENTITY = SearchAttributeKey.for_keyword("SyncEntity")
+SYNC_KEY = SearchAttributeKey.for_keyword("SyncKey")
+SYNC_STATE = SearchAttributeKey.for_keyword("SyncState")
+
+ALL = (BNG_ORDER_ID, M3_ORDER_NUMBER, M3_CUSTOMER_NUMBER, ORDER_STAGE, SYNC_ENTITY, SYNC_KEY, SYNC_STATE)
 
 
 def dev_server_flags() -> list[str]:

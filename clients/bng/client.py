@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -41,6 +42,7 @@ from clients.bng.models import (
     OrderStatusUpdate,
     Payment,
     Product,
+    Vendor,
 )
 
 log = structlog.get_logger(__name__)
@@ -48,6 +50,9 @@ log = structlog.get_logger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 API = "/api/v1"
+
+ListKind = Literal["customers", "products", "vendors", "inventory"]
+_LIST_KINDS: tuple[str, ...] = ("customers", "products", "vendors", "inventory")
 
 
 class BngClient:
@@ -96,7 +101,7 @@ class BngClient:
     # -- orders -------------------------------------------------------------------------------
 
     async def get_order(self, order_id: str) -> Order:
-        return await self._get_model(f"{API}/orders/{order_id}", Order)
+        return await self._get_model(f"{API}/orders/{_seg(order_id)}", Order)
 
     async def iter_orders(
         self,
@@ -128,11 +133,11 @@ class BngClient:
         return await self._post_model(f"{API}/orders", order, Order, idempotency_key=idempotency_key)
 
     async def update_order_status(self, order_id: str, update: OrderStatusUpdate) -> Order:
-        response = await self._request("PATCH", f"{API}/orders/{order_id}", json=_dump(update))
+        response = await self._request("PATCH", f"{API}/orders/{_seg(order_id)}", json=_dump(update))
         return Order.model_validate(response.json())
 
     async def put_invoice(self, order_id: str, invoice: Invoice) -> Order:
-        response = await self._request("PUT", f"{API}/orders/{order_id}/invoice", json=_dump(invoice))
+        response = await self._request("PUT", f"{API}/orders/{_seg(order_id)}/invoice", json=_dump(invoice))
         return Order.model_validate(response.json())
 
     async def capture_payment(
@@ -148,17 +153,17 @@ class BngClient:
         if payment_id is not None:
             body["PaymentID"] = payment_id
         # A known PaymentID with the same amount is answered with the existing payment by BNG itself.
-        response = await self._request("POST", f"{API}/orders/{order_id}/payments", json=body)
+        response = await self._request("POST", f"{API}/orders/{_seg(order_id)}/payments", json=body)
         return Payment.model_validate(response.json())
 
     async def list_payments(self, order_id: str) -> list[Payment]:
-        response = await self._request("GET", f"{API}/orders/{order_id}/payments")
+        response = await self._request("GET", f"{API}/orders/{_seg(order_id)}/payments")
         return [Payment.model_validate(item) for item in response.json()["items"]]
 
     # -- customers ----------------------------------------------------------------------------
 
     async def get_customer(self, customer_id: str) -> Customer:
-        return await self._get_model(f"{API}/customers/{customer_id}", Customer)
+        return await self._get_model(f"{API}/customers/{_seg(customer_id)}", Customer)
 
     async def iter_customers(
         self, *, page_size: int = 100, updated_since: datetime | None = None
@@ -170,13 +175,18 @@ class BngClient:
         return await self._post_model(f"{API}/customers", customer, Customer, idempotency_key=idempotency_key)
 
     async def update_customer(self, customer_id: str, changes: dict[str, Any]) -> Customer:
-        response = await self._request("PATCH", f"{API}/customers/{customer_id}", json=_jsonable(changes))
+        path = f"{API}/customers/{_seg(customer_id)}"
+        response = await self._request("PATCH", path, json=_jsonable(changes))
         return Customer.model_validate(response.json())
+
+    async def delete_customer(self, customer_id: str) -> None:
+        """Delete the customer in BNG (emits customer.deleted); ``BngNotFoundError`` if unknown."""
+        await self._request("DELETE", f"{API}/customers/{_seg(customer_id)}")
 
     # -- products -----------------------------------------------------------------------------
 
     async def get_product(self, sku: str) -> Product:
-        return await self._get_model(f"{API}/products/{sku}", Product)
+        return await self._get_model(f"{API}/products/{_seg(sku)}", Product)
 
     async def iter_products(
         self, *, page_size: int = 100, updated_since: datetime | None = None
@@ -184,13 +194,53 @@ class BngClient:
         async for item in self._paginate(f"{API}/products", {"updated_since": updated_since}, page_size):
             yield Product.model_validate(item)
 
+    async def create_product(self, product: Product, *, idempotency_key: str | None = None) -> Product:
+        """Create the product (emits product.created); ``BngConflictError`` if the SKU exists."""
+        return await self._post_model(f"{API}/products", product, Product, idempotency_key=idempotency_key)
+
+    async def update_product(self, sku: str, changes: dict[str, Any]) -> Product:
+        """Partial update (PATCH): only the fields in ``changes`` change; SKU cannot."""
+        response = await self._request("PATCH", f"{API}/products/{_seg(sku)}", json=_jsonable(changes))
+        return Product.model_validate(response.json())
+
     async def upsert_product(self, product: Product) -> Product:
         """Update the product if BNG has it, create it otherwise."""
         try:
-            response = await self._request("PATCH", f"{API}/products/{product.SKU}", json=_dump(product))
+            response = await self._request(
+                "PATCH", f"{API}/products/{_seg(product.SKU)}", json=_dump(product)
+            )
         except BngNotFoundError:
             return await self._post_model(f"{API}/products", product, Product, idempotency_key=None)
         return Product.model_validate(response.json())
+
+    async def delete_product(self, sku: str) -> None:
+        """Delete the product in BNG (emits product.deleted); ``BngNotFoundError`` if unknown."""
+        await self._request("DELETE", f"{API}/products/{_seg(sku)}")
+
+    # -- vendors ------------------------------------------------------------------------------
+
+    async def get_vendor(self, vendor_id: str) -> Vendor:
+        return await self._get_model(f"{API}/vendors/{_seg(vendor_id)}", Vendor)
+
+    async def iter_vendors(
+        self, *, page_size: int = 100, updated_since: datetime | None = None
+    ) -> AsyncIterator[Vendor]:
+        async for item in self._paginate(f"{API}/vendors", {"updated_since": updated_since}, page_size):
+            yield Vendor.model_validate(item)
+
+    async def create_vendor(self, vendor: Vendor, *, idempotency_key: str | None = None) -> Vendor:
+        """Create the vendor (emits vendor.created); ``BngConflictError`` if the VendorID exists."""
+        return await self._post_model(f"{API}/vendors", vendor, Vendor, idempotency_key=idempotency_key)
+
+    async def update_vendor(self, vendor_id: str, changes: dict[str, Any]) -> Vendor:
+        """Partial update (PATCH): only the fields in ``changes`` change; VendorID cannot."""
+        path = f"{API}/vendors/{_seg(vendor_id)}"
+        response = await self._request("PATCH", path, json=_jsonable(changes))
+        return Vendor.model_validate(response.json())
+
+    async def delete_vendor(self, vendor_id: str) -> None:
+        """Delete the vendor in BNG (emits vendor.deleted); ``BngNotFoundError`` if unknown."""
+        await self._request("DELETE", f"{API}/vendors/{_seg(vendor_id)}")
 
     # -- inventory ----------------------------------------------------------------------------
 
@@ -200,14 +250,39 @@ class BngClient:
         level = InventoryLevel(
             SKU=sku, Warehouse=warehouse, QuantityOnHand=on_hand, QuantityAvailable=available
         )
-        response = await self._request("PUT", f"{API}/inventory/{sku}/{warehouse}", json=_dump(level))
+        path = f"{API}/inventory/{_seg(sku)}/{_seg(warehouse)}"
+        response = await self._request("PUT", path, json=_dump(level))
         return InventoryLevel.model_validate(response.json())
+
+    async def get_inventory(self, sku: str, warehouse: str) -> InventoryLevel:
+        """The stock of ``sku`` in ``warehouse``; ``BngNotFoundError`` if BNG has no such level."""
+        return await self._get_model(f"{API}/inventory/{_seg(sku)}/{_seg(warehouse)}", InventoryLevel)
 
     async def iter_inventory(
         self, *, sku: str | None = None, warehouse: str | None = None, page_size: int = 100
     ) -> AsyncIterator[InventoryLevel]:
         async for item in self._paginate(f"{API}/inventory", {"sku": sku, "warehouse": warehouse}, page_size):
             yield InventoryLevel.model_validate(item)
+
+    # -- pages, for reconciliation that must resume ---------------------------------------------
+
+    async def list_page(
+        self,
+        kind: ListKind,
+        *,
+        cursor: str | None = None,
+        page_size: int = 200,
+        updated_since: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``kind`` in id order, as BNG serves it (raw JSON), and the next cursor.
+
+        The cursor is None after the last page. It is opaque and keyset-based (it names the last id
+        seen), so it stays valid across restarts and while documents are added or deleted: pass it
+        back to resume right after that id. ``page_size`` is at most 500.
+        """
+        if kind not in _LIST_KINDS:
+            raise ValueError(f"list_page kind must be one of {', '.join(_LIST_KINDS)}, not {kind!r}")
+        return await self._page(f"{API}/{kind}", {"updated_since": updated_since}, page_size, cursor)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -221,18 +296,27 @@ class BngClient:
         response = await self._request("POST", path, json=_dump(body), idempotency_key=idempotency_key)
         return model.model_validate(response.json())
 
+    async def _page(
+        self, path: str, params: dict[str, Any], page_size: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        query = {key: _param(value) for key, value in params.items() if value is not None}
+        query["page_size"] = str(page_size)
+        if cursor:
+            query["cursor"] = cursor
+        page = (await self._request("GET", path, params=query)).json()
+        return list(page["items"]), page.get("next_cursor") or None
+
     async def _paginate(
         self, path: str, params: dict[str, Any], page_size: int
     ) -> AsyncIterator[dict[str, Any]]:
-        query = {key: _param(value) for key, value in params.items() if value is not None}
-        query["page_size"] = str(page_size)
+        """Every item, one page in memory at a time: the next page is fetched only when needed."""
+        cursor: str | None = None
         while True:
-            page = (await self._request("GET", path, params=query)).json()
-            for item in page["items"]:
+            items, cursor = await self._page(path, params, page_size, cursor)
+            for item in items:
                 yield item
-            if not page.get("next_cursor"):
+            if cursor is None:
                 return
-            query["cursor"] = page["next_cursor"]
 
     async def _request(
         self,
@@ -302,6 +386,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def _seg(value: str) -> str:
+    """One URL path segment: an id with ``/``, ``?``, ``#`` or spaces must not change the path."""
+    return quote(value, safe="")
 
 
 def _param(value: Any) -> str:

@@ -158,6 +158,29 @@ class Payment(BngModel):
     CapturedAt: datetime
 
 
+class VendorStatus(StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+_Address = Address  # Vendor.Address: see the note above Order
+
+
+class Vendor(BngModel):
+    """A supplier in BNG; mirrors an M3 supplier (CRS620) once linked through ``ExternalID``."""
+
+    VendorID: str = Field(min_length=1)
+    ExternalID: str | None = Field(default=None, description="The M3 supplier number (SUNO) once linked")
+    Name: str = Field(min_length=1)
+    Email: str | None = None
+    Phone: str | None = None
+    Address: _Address | None = None
+    Currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. EUR")
+    PaymentTerms: str | None = Field(default=None, description="As BNG names them, e.g. NET30")
+    Status: VendorStatus = VendorStatus.ACTIVE
+    UpdatedAt: datetime | None = None
+
+
 class InventoryLevel(BngModel):
     SKU: str
     Warehouse: str
@@ -172,7 +195,13 @@ class WebhookEventType(StrEnum):
     PAYMENT_CAPTURED = "payment.captured"
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
+    CUSTOMER_DELETED = "customer.deleted"
+    PRODUCT_CREATED = "product.created"
     PRODUCT_UPDATED = "product.updated"
+    PRODUCT_DELETED = "product.deleted"
+    VENDOR_CREATED = "vendor.created"
+    VENDOR_UPDATED = "vendor.updated"
+    VENDOR_DELETED = "vendor.deleted"
     INVENTORY_UPDATED = "inventory.updated"
 
 

@@ -14,28 +14,48 @@ from xml.parsers import expat
 
 from clients.ion.bod_models import (
     Bod,
+    CustomerPartyMasterBod,
+    InventoryCountBod,
+    InventoryCountLine,
     InvoiceBod,
     InvoiceLine,
+    ItemMasterBod,
+    PartyAddress,
     SalesOrderBod,
     SalesOrderLine,
     ShipmentBod,
     ShipmentItem,
+    SupplierPartyMasterBod,
 )
 from clients.ion.errors import BodParseError, UnsupportedBodError
 
 __all__ = [
     "NAMESPACE",
     "BodParseError",
+    "CustomerPartyMasterBod",
+    "InventoryCountBod",
     "InvoiceBod",
+    "ItemMasterBod",
     "SalesOrderBod",
     "ShipmentBod",
+    "SupplierPartyMasterBod",
     "UnsupportedBodError",
     "parse_bod",
 ]
 
 NAMESPACE = "http://schema.infor.com/InforOAGIS/2"
 SUPPORTED_VERBS = frozenset({"Sync", "Show"})
-SUPPORTED_NOUNS = frozenset({"SalesOrder", "Shipment", "Invoice"})
+# Where each noun keeps the id of its document (the one that carries variationID).
+_ID_PATHS = {
+    "SalesOrder": "SalesOrderHeader/DocumentID/ID",
+    "Shipment": "ShipmentHeader/DocumentID/ID",
+    "Invoice": "InvoiceHeader/DocumentID/ID",
+    "InventoryCount": "InventoryCountHeader/DocumentID/ID",
+    "ItemMaster": "ItemMasterHeader/ItemID/ID",
+    "CustomerPartyMaster": "PartyIDs/ID",
+    "SupplierPartyMaster": "PartyIDs/ID",
+}
+SUPPORTED_NOUNS = frozenset(_ID_PATHS)
 # OAGIS verbs, to split "SyncSalesOrder" into verb and noun even for nouns we do not handle.
 _OAGIS_VERBS = (
     "Acknowledge",
@@ -56,7 +76,8 @@ _OAGIS_VERBS = (
 
 
 def parse_bod(xml: bytes) -> Bod:
-    """Parse a SalesOrder, Shipment or Invoice BOD (verb Sync or Show).
+    """Parse a SalesOrder, Shipment, Invoice, CustomerPartyMaster, SupplierPartyMaster, ItemMaster or
+    InventoryCount BOD (verb Sync or Show).
 
     Raises ``UnsupportedBodError`` for other verbs/nouns and ``BodParseError`` for anything malformed.
     """
@@ -75,7 +96,15 @@ def parse_bod(xml: bytes) -> Bod:
         return _sales_order(doc, common)
     if noun == "Shipment":
         return _shipment(doc, common)
-    return _invoice(doc, common)
+    if noun == "Invoice":
+        return _invoice(doc, common)
+    if noun == "CustomerPartyMaster":
+        return _customer_party_master(doc, common)
+    if noun == "SupplierPartyMaster":
+        return _supplier_party_master(doc, common)
+    if noun == "ItemMaster":
+        return _item_master(doc, common)
+    return _inventory_count(doc, common)
 
 
 def _refuse_declarations(xml: bytes) -> None:
@@ -201,7 +230,7 @@ def _int_or_none(value: str | None, path: str) -> int | None:
 def _common_fields(doc: _Element, verb: str, noun: str) -> dict[str, Any]:
     application = doc.require("ApplicationArea")
     verb_area = doc.require(f"DataArea/{verb}")
-    header_id = doc.require(f"DataArea/{noun}/{noun}Header/DocumentID/ID")
+    header_id = doc.require(f"DataArea/{noun}/{_ID_PATHS[noun]}")
     accounting_entity = verb_area.text("AccountingEntityID") or header_id.element.get("accountingEntity")
     cono, divi = _split_accounting_entity(accounting_entity)
     created = application.require_text("CreationDateTime")
@@ -329,3 +358,124 @@ def _required_decimal(element: _Element, path: str) -> Decimal:
     if value is None:
         raise BodParseError(f"missing or empty element {element.path}/{path}")
     return value
+
+
+def _party_address(location: _Element) -> PartyAddress | None:
+    address = location.find("Address")
+    if address is None:
+        return None
+    lines = [
+        (line.element.text or "").strip()
+        for line in address.findall("AddressLine")
+        if line.element.text and line.element.text.strip()
+    ]
+    address_type = location.properties().get("m3.ADRT")
+    return PartyAddress(
+        lines=lines,
+        city=address.text("CityName"),
+        postal_code=address.text("PostalCode"),
+        country=address.text("CountryCode"),
+        name=location.text("Name"),
+        address_type=_int_or_none(address_type, f"{location.path}/UserArea m3.ADRT"),
+        address_id=location.text("ID"),
+    )
+
+
+def _communication(party: _Element, channel: str, value: str) -> str | None:
+    for communication in party.findall("Communication"):
+        if communication.text("ChannelCode") == channel:
+            return communication.text(value)
+    return None
+
+
+def _customer_party_master(doc: _Element, common: dict[str, Any]) -> CustomerPartyMasterBod:
+    party = doc.require("DataArea/CustomerPartyMaster")
+    main: PartyAddress | None = None
+    addresses: list[PartyAddress] = []
+    for location in party.findall("Location"):
+        address = _party_address(location)
+        if address is None:
+            continue
+        if address.address_id is None and main is None:
+            main = address
+        elif address.address_id is not None:
+            addresses.append(address)
+    return CustomerPartyMasterBod(
+        **common,
+        properties=party.properties(),
+        customer_number=party.require_text("PartyIDs/ID"),
+        name=party.text("Name"),
+        status_code=party.text("Status/Code"),
+        phone=_communication(party, "Telephone", "DialNumber"),
+        email=_communication(party, "EMail", "URI"),
+        address=main,
+        addresses=addresses,
+    )
+
+
+def _supplier_party_master(doc: _Element, common: dict[str, Any]) -> SupplierPartyMasterBod:
+    party = doc.require("DataArea/SupplierPartyMaster")
+    return SupplierPartyMasterBod(
+        **common,
+        properties=party.properties(),
+        supplier_number=party.require_text("PartyIDs/ID"),
+        name=party.text("Name"),
+        status_code=party.text("Status/Code"),
+        phone=_communication(party, "Telephone", "DialNumber"),
+        country=party.text("Location/Address/CountryCode"),
+    )
+
+
+def _item_master(doc: _Element, common: dict[str, Any]) -> ItemMasterBod:
+    header = doc.require("DataArea/ItemMaster/ItemMasterHeader")
+    return ItemMasterBod(
+        **common,
+        properties=header.properties(),
+        item_number=header.require_text("ItemID/ID"),
+        description=header.text("Description"),
+        unit=header.text("BaseUOMCode"),
+        status_code=header.text("Status/Code"),
+    )
+
+
+def _inventory_count(doc: _Element, common: dict[str, Any]) -> InventoryCountBod:
+    count = doc.require("DataArea/InventoryCount")
+    header = count.require("InventoryCountHeader")
+    properties = header.properties()
+    lines = []
+    for line in count.findall("InventoryCountLine"):
+        line_properties = line.properties()
+        item = line.text("Item/ItemID/ID") or line.require_text("ItemID/ID")
+        lines.append(
+            InventoryCountLine(
+                item=item,
+                quantity=line.decimal("Quantity"),
+                allocated_quantity=_decimal_or_none(
+                    line_properties.get("m3.ALQT"), f"{line.path}/UserArea m3.ALQT"
+                ),
+                available_quantity=_decimal_or_none(
+                    line_properties.get("m3.AV01"), f"{line.path}/UserArea m3.AV01"
+                ),
+                location=line_properties.get("m3.WHSL"),
+            )
+        )
+    warehouse = common["location"] or properties.get("m3.WHLO")
+    if not warehouse:
+        raise BodParseError(f"no warehouse: neither {doc.path}/DataArea/Sync/LocationID nor m3.WHLO is set")
+    return InventoryCountBod(
+        **common,
+        properties=properties,
+        document_id=header.require_text("DocumentID/ID"),
+        warehouse=warehouse,
+        item_numbers=list(dict.fromkeys(line.item for line in lines)),
+        lines=lines,
+    )
+
+
+def _decimal_or_none(value: str | None, path: str) -> Decimal | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation as exc:
+        raise BodParseError(f"{path} is not a number: {value!r}") from exc

@@ -1,4 +1,5 @@
-"""Typed views of the M3 outbound BODs the product consumes (SalesOrder, Shipment, Invoice)."""
+"""Typed views of the M3 outbound BODs the product consumes: SalesOrder, Shipment, Invoice, and the
+master data CustomerPartyMaster, SupplierPartyMaster, ItemMaster, InventoryCount."""
 
 from __future__ import annotations
 
@@ -111,4 +112,78 @@ class InvoiceBod(BodBase):
     lines: list[InvoiceLine] = []
 
 
-Bod = SalesOrderBod | ShipmentBod | InvoiceBod
+class PartyAddress(BaseModel):
+    """A party's address: its main one (no id) or one of its numbered addresses (CRS610MI ADRT/ADID)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lines: list[str] = []
+    city: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    name: str | None = None
+    # M3 address type (1 = delivery address) and address number; None for the main address.
+    address_type: int | None = None
+    address_id: str | None = None
+
+
+class CustomerPartyMasterBod(BodBase):
+    noun: Literal["CustomerPartyMaster"] = "CustomerPartyMaster"
+    customer_number: str
+    name: str | None = None
+    # M3's customer status, e.g. "20" (active) or "90" (blocked).
+    status_code: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: PartyAddress | None = None
+    # The customer's numbered addresses (CRS610MI AddAddress), e.g. the delivery address (type 1).
+    addresses: list[PartyAddress] = []
+
+
+class SupplierPartyMasterBod(BodBase):
+    noun: Literal["SupplierPartyMaster"] = "SupplierPartyMaster"
+    supplier_number: str
+    name: str | None = None
+    status_code: str | None = None
+    phone: str | None = None
+    country: str | None = None
+
+
+class ItemMasterBod(BodBase):
+    noun: Literal["ItemMaster"] = "ItemMaster"
+    item_number: str
+    description: str | None = None
+    unit: str | None = None
+    # M3's item status, e.g. "20".
+    status_code: str | None = None
+
+
+class InventoryCountLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    item: str
+    # On-hand quantity (STQT); the UserArea adds allocated (ALQT) and available (AV01).
+    quantity: Decimal | None = None
+    allocated_quantity: Decimal | None = None
+    available_quantity: Decimal | None = None
+    location: str | None = None
+
+
+class InventoryCountBod(BodBase):
+    noun: Literal["InventoryCount"] = "InventoryCount"
+    # The document id, "WHLO/ITNO" in the sandbox.
+    document_id: str
+    warehouse: str
+    item_numbers: list[str]
+    lines: list[InventoryCountLine] = []
+
+
+Bod = (
+    SalesOrderBod
+    | ShipmentBod
+    | InvoiceBod
+    | CustomerPartyMasterBod
+    | SupplierPartyMasterBod
+    | ItemMasterBod
+    | InventoryCountBod
+)

@@ -14,6 +14,7 @@ from sandbox.bng.errors import not_found
 from sandbox.bng.faults import Fault
 from sandbox.bng.knobs import Knobs
 from sandbox.bng.state import Sandbox
+from sandbox.bng.store import MAX_BULK_DOCUMENTS, AdminKind
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox admin"])
 
@@ -30,6 +31,28 @@ class EmitRequest(BaseModel):
     type: str = Field(min_length=1)
     data: Any = Field(description="Sent as is, unvalidated")
     ordering_key: str | None = None
+
+
+class DriftRequest(BaseModel):
+    kind: AdminKind
+    key: str = Field(min_length=1, description="The id; SKU/Warehouse for inventory")
+    changes: dict[str, Any] = Field(description="Fields to set (null removes an optional field)")
+    touch: bool = Field(
+        default=True,
+        description="Give the document a new UpdatedAt (a change whose webhook was lost); "
+        "false keeps its timestamps, so only a full comparison can find the change",
+    )
+
+
+class BulkRequest(BaseModel):
+    kind: AdminKind
+    documents: list[dict[str, Any]] = Field(max_length=MAX_BULK_DOCUMENTS)
+
+
+class BulkResult(BaseModel):
+    kind: AdminKind
+    inserted: int
+    replaced: int
 
 
 class DemoOrdersRequest(BaseModel):
@@ -78,12 +101,32 @@ async def reset(sandbox: Sandbox) -> dict[str, str]:
 
 @router.post("/seed-demo")
 async def seed(sandbox: Sandbox) -> dict[str, int]:
-    """Load demo products and customers (no webhooks: they predate the integration)."""
+    """Load demo products, customers and vendors (no webhooks: they predate the integration)."""
     seed_demo(sandbox.store)
     return {
-        "products": sandbox.store.list_documents("product", page_size=1).total,
-        "customers": sandbox.store.list_documents("customer", page_size=1).total,
+        kind + "s": sandbox.store.list_documents(kind, page_size=1).total
+        for kind in ("product", "customer", "vendor")
     }
+
+
+@router.post("/drift")
+async def drift(sandbox: Sandbox, request: DriftRequest) -> dict[str, Any]:
+    """Change a stored document without any webhook: a change that no event reports.
+
+    The result must still validate against its model; the id (SKU/Warehouse) cannot change.
+    Answers the document as it is now.
+    """
+    return sandbox.store.drift(request.kind, request.key, request.changes, touch=request.touch)
+
+
+@router.post("/bulk", response_model=BulkResult)
+async def bulk(sandbox: Sandbox, request: BulkRequest) -> BulkResult:
+    """Insert or replace many documents in one transaction, validated, without webhooks.
+
+    All or nothing: one invalid document (named ``documents.<index>.<field>``) refuses them all.
+    """
+    counts = sandbox.store.bulk(request.kind, request.documents)
+    return BulkResult(kind=request.kind, **counts)
 
 
 @router.post("/tokens/revoke")

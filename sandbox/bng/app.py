@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from sandbox.bng import admin
-from sandbox.bng.api import customers, inventory, orders, products, webhooks
+from sandbox.bng.api import customers, inventory, orders, products, vendors, webhooks
 from sandbox.bng.auth import token_router
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.bng.demo_data import seed_demo
@@ -61,7 +61,7 @@ def create_app(config: BngSandboxConfig | None = None) -> FastAPI:
         return await call_next(request)
 
     app.include_router(token_router)
-    for resource in (customers, products, orders, inventory, webhooks):
+    for resource in (customers, products, vendors, orders, inventory, webhooks):
         app.include_router(resource.router, prefix=API_PREFIX)
     app.include_router(admin.router)
     return app

@@ -2,7 +2,8 @@
 
 The twelve catalogue SKUs are M3 items; SCOOTER-X exists only in BNG. CUST-1001..1003 are linked
 to M3 customers C000000001..3 (C000000003 is blocked in M3 only); CUST-2001 and CUST-2002 are not
-in M3 yet. Keep this file in step with sandbox/m3/demo_data.py.
+in M3 yet. The demo vendors VEND-3001..3003 are not linked to M3 suppliers (no ExternalID).
+Keep this file in step with sandbox/m3/demo_data.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from clients.bng.models import Address, Customer, Order, OrderLine, Product
+from clients.bng.models import Address, Customer, Order, OrderLine, Product, Vendor, VendorStatus
 from sandbox.bng.store import BngStore
 
 # SKU, name, category, price.
@@ -122,6 +123,38 @@ def demo_customers() -> list[Customer]:
     ]
 
 
+def demo_vendors() -> list[Vendor]:
+    return [
+        Vendor(
+            VendorID="VEND-3001",
+            Name="Rahmenwerk Fahrradteile GmbH",
+            Email="sales@rahmenwerk.example",
+            Phone="+49 711 400 800",
+            Address=_address("Industriestrasse 12", "Stuttgart", "70565", "DE"),
+            Currency="EUR",
+            PaymentTerms="NET30",
+        ),
+        Vendor(
+            VendorID="VEND-3002",
+            Name="Taipei Cycle Components Co.",
+            Email="export@tcc.example",
+            Phone="+886 2 2345 6789",
+            Address=_address("88 Xinyi Road Sec. 5", "Taipei", "110", "TW"),
+            Currency="USD",
+            PaymentTerms="NET60",
+        ),
+        Vendor(
+            VendorID="VEND-3003",
+            Name="Nordic Gear Supply AB",
+            Email="order@nordicgear.example",
+            Address=_address("Hamngatan 4", "Malmo", "21122", "SE"),
+            Currency="SEK",
+            PaymentTerms="NET30",
+            Status=VendorStatus.INACTIVE,
+        ),
+    ]
+
+
 def make_demo_orders(
     count: int, *, seed: int = 0, start_number: int = 10001, start: datetime = DEFAULT_ORDER_START
 ) -> list[Order]:
@@ -172,10 +205,13 @@ def make_demo_orders(
 
 
 def seed_demo(store: BngStore) -> None:
-    """Load the demo catalogue and customers, quietly: they predate the integration."""
+    """Load the demo catalogue, customers and vendors, quietly: they predate the integration."""
     for product in demo_products():
         if store.get("product", product.SKU) is None:
             store.create_product(product, emit=False)
     for customer in demo_customers():
         if store.get("customer", customer.CustomerID) is None:
             store.create_customer(customer, emit=False)
+    for vendor in demo_vendors():
+        if store.get("vendor", vendor.VendorID) is None:
+            store.create_vendor(vendor, emit=False)

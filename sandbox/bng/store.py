@@ -10,14 +10,15 @@ import base64
 import binascii
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from clients.bng.models import (
@@ -30,15 +31,80 @@ from clients.bng.models import (
     OrderStatusUpdate,
     Payment,
     Product,
+    Vendor,
     WebhookEventType,
 )
 from sandbox.bng import outbox
 from sandbox.bng.db import Base, Document, StatusHistory
-from sandbox.bng.errors import ApiError, from_validation_error, invalid, not_found
+from sandbox.bng.errors import ApiError, field_errors, from_validation_error, invalid, not_found
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 CUSTOMER, PRODUCT, ORDER, PAYMENT, INVENTORY = "customer", "product", "order", "payment", "inventory"
+VENDOR = "vendor"
+
+# What the admin API may change behind BNG's back (drift) or load in bulk.
+AdminKind = Literal["customer", "product", "vendor", "inventory"]
+ADMIN_KINDS: tuple[str, ...] = get_args(AdminKind)
+# A bulk load is one transaction; this keeps it, and its answer, within reason.
+MAX_BULK_DOCUMENTS = 50_000
+_MAX_REPORTED_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class MasterData:
+    """A master-data kind with its own create/update/delete API and webhooks."""
+
+    kind: str
+    model: type[BaseModel]
+    key_field: str
+    created: WebhookEventType
+    updated: WebhookEventType
+    deleted: WebhookEventType
+
+
+MASTER_DATA: dict[str, MasterData] = {
+    spec.kind: spec
+    for spec in (
+        MasterData(
+            CUSTOMER,
+            Customer,
+            "CustomerID",
+            WebhookEventType.CUSTOMER_CREATED,
+            WebhookEventType.CUSTOMER_UPDATED,
+            WebhookEventType.CUSTOMER_DELETED,
+        ),
+        MasterData(
+            PRODUCT,
+            Product,
+            "SKU",
+            WebhookEventType.PRODUCT_CREATED,
+            WebhookEventType.PRODUCT_UPDATED,
+            WebhookEventType.PRODUCT_DELETED,
+        ),
+        MasterData(
+            VENDOR,
+            Vendor,
+            "VendorID",
+            WebhookEventType.VENDOR_CREATED,
+            WebhookEventType.VENDOR_UPDATED,
+            WebhookEventType.VENDOR_DELETED,
+        ),
+    )
+}
+_ADMIN_MODELS: dict[str, type[BaseModel]] = {
+    CUSTOMER: Customer,
+    PRODUCT: Product,
+    VENDOR: Vendor,
+    INVENTORY: InventoryLevel,
+}
+
+
+def document_key(kind: str, body: dict[str, Any]) -> str:
+    """The stored key of a document: its id, or ``SKU/Warehouse`` for an inventory level."""
+    if kind == INVENTORY:
+        return f"{body['SKU']}/{body['Warehouse']}"
+    return str(body[MASTER_DATA[kind].key_field])
 
 
 class Page(BaseModel):
@@ -73,6 +139,22 @@ def _now() -> datetime:
 
 def _dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
+
+
+def _timestamp(body: dict[str, Any]) -> float:
+    """The document's ``UpdatedAt`` as epoch seconds (what ``updated_since`` filters on), or now."""
+    value = body.get("UpdatedAt")
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return time.time()
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return time.time()
+
+
+def _without_updated_at(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != "UpdatedAt"}
 
 
 def _encode_cursor(key: str) -> str:
@@ -166,73 +248,140 @@ class BngStore:
         if document is None:
             document = Document(kind=kind, key=key, parent=parent)
             session.add(document)
-        document.body, document.updated_at = body, time.time()
+        document.body, document.updated_at = body, _timestamp(body)
 
-    # -- customers and products ---------------------------------------------------------------
+    # -- customers, products and vendors ------------------------------------------------------
 
     def create_customer(self, customer: Customer, *, emit: bool = True) -> dict[str, Any]:
-        body = _dump(customer.model_copy(update={"UpdatedAt": _now()}))
-        with self._transaction() as session:
-            if self._document(session, CUSTOMER, customer.CustomerID):
-                raise ApiError(409, "conflict", f"customer {customer.CustomerID!r} already exists")
-            self._save(session, CUSTOMER, customer.CustomerID, body)
-            if emit:
-                outbox.enqueue(
-                    session,
-                    WebhookEventType.CUSTOMER_CREATED,
-                    body,
-                    ordering_key=f"customer:{customer.CustomerID}",
-                )
-        return body
+        return self.create(CUSTOMER, customer, emit=emit)
 
     def update_customer(self, customer_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        with self._transaction() as session:
-            document = self._document(session, CUSTOMER, customer_id)
-            if document is None:
-                raise not_found(CUSTOMER, customer_id)
-            if changes.get("CustomerID", customer_id) != customer_id:
-                raise invalid(
-                    [{"field": "CustomerID", "message": "cannot be changed", "type": "value_error"}]
-                )
-            customer = self._validate(Customer, {**document.body, **changes, "UpdatedAt": None})
-            body = _dump(customer)
-            if body == {k: v for k, v in document.body.items() if k != "UpdatedAt"}:
-                return dict(document.body)
-            body["UpdatedAt"] = _now().isoformat()
-            self._save(session, CUSTOMER, customer_id, body)
-            outbox.enqueue(
-                session, WebhookEventType.CUSTOMER_UPDATED, body, ordering_key=f"customer:{customer_id}"
-            )
-        return body
+        return self.update(CUSTOMER, customer_id, changes)
 
     def create_product(self, product: Product, *, emit: bool = True) -> dict[str, Any]:
-        body = _dump(product.model_copy(update={"UpdatedAt": _now()}))
-        with self._transaction() as session:
-            if self._document(session, PRODUCT, product.SKU):
-                raise ApiError(409, "conflict", f"product {product.SKU!r} already exists")
-            self._save(session, PRODUCT, product.SKU, body)
-            if emit:
-                outbox.enqueue(
-                    session, WebhookEventType.PRODUCT_UPDATED, body, ordering_key=f"product:{product.SKU}"
-                )
-        return body
+        return self.create(PRODUCT, product, emit=emit)
 
     def update_product(self, sku: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self.update(PRODUCT, sku, changes)
+
+    def create_vendor(self, vendor: Vendor, *, emit: bool = True) -> dict[str, Any]:
+        return self.create(VENDOR, vendor, emit=emit)
+
+    def update_vendor(self, vendor_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self.update(VENDOR, vendor_id, changes)
+
+    def create(self, kind: str, entity: BaseModel, *, emit: bool = True) -> dict[str, Any]:
+        """Store a new customer, product or vendor; emits ``<kind>.created`` with it as data."""
+        spec = MASTER_DATA[kind]
+        body = _dump(entity.model_copy(update={"UpdatedAt": _now()}))
+        key = document_key(kind, body)
         with self._transaction() as session:
-            document = self._document(session, PRODUCT, sku)
+            if self._document(session, kind, key):
+                raise ApiError(409, "conflict", f"{kind} {key!r} already exists")
+            self._save(session, kind, key, body)
+            if emit:
+                outbox.enqueue(session, spec.created, body, ordering_key=f"{kind}:{key}")
+        return body
+
+    def update(self, kind: str, key: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Partial update; the id cannot change. Nothing changed: no new UpdatedAt, no webhook."""
+        spec = MASTER_DATA[kind]
+        with self._transaction() as session:
+            document = self._document(session, kind, key)
             if document is None:
-                raise not_found(PRODUCT, sku)
-            if changes.get("SKU", sku) != sku:
-                raise invalid([{"field": "SKU", "message": "cannot be changed", "type": "value_error"}])
-            changes = {key: value for key, value in changes.items() if key != "UpdatedAt"}
-            product = self._validate(Product, {**document.body, **changes, "UpdatedAt": None})
-            body = _dump(product)
-            if body == {k: v for k, v in document.body.items() if k != "UpdatedAt"}:
+                raise not_found(kind, key)
+            if changes.get(spec.key_field, key) != key:
+                raise invalid(
+                    [{"field": spec.key_field, "message": "cannot be changed", "type": "value_error"}]
+                )
+            entity = self._validate(spec.model, {**document.body, **changes, "UpdatedAt": None})
+            body = _dump(entity)
+            if body == _without_updated_at(document.body):
                 return dict(document.body)
             body["UpdatedAt"] = _now().isoformat()
-            self._save(session, PRODUCT, sku, body)
-            outbox.enqueue(session, WebhookEventType.PRODUCT_UPDATED, body, ordering_key=f"product:{sku}")
+            self._save(session, kind, key, body)
+            outbox.enqueue(session, spec.updated, body, ordering_key=f"{kind}:{key}")
         return body
+
+    def delete(self, kind: str, key: str) -> dict[str, Any]:
+        """Delete for good (a GET then answers 404); emits ``<kind>.deleted`` with the last body."""
+        spec = MASTER_DATA[kind]
+        with self._transaction() as session:
+            document = self._document(session, kind, key)
+            if document is None:
+                raise not_found(kind, key)
+            body = dict(document.body)
+            session.delete(document)
+            outbox.enqueue(session, spec.deleted, body, ordering_key=f"{kind}:{key}")
+        return body
+
+    # -- admin: drift and bulk loads, never announced -----------------------------------------
+
+    def drift(self, kind: str, key: str, changes: dict[str, Any], *, touch: bool = True) -> dict[str, Any]:
+        """Change a stored document as BNG would, but without any webhook.
+
+        With ``touch`` the change gets a new ``UpdatedAt`` (found by ``updated_since``: a change
+        whose webhook was lost); without it, the timestamps stay (only a full comparison finds it).
+        An ``UpdatedAt`` in ``changes`` is taken as given.
+        """
+        model = _ADMIN_MODELS[kind]
+        with self._sessions.begin() as session:
+            document = self._document(session, kind, key)
+            if document is None:
+                raise not_found(kind, key)
+            merged = {**document.body, **changes}
+            if touch and "UpdatedAt" not in changes:
+                merged["UpdatedAt"] = _now().isoformat()
+            body = _dump(self._validate(model, merged))
+            if document_key(kind, body) != key:
+                fields = ("SKU", "Warehouse") if kind == INVENTORY else (MASTER_DATA[kind].key_field,)
+                raise invalid(
+                    [{"field": f, "message": "cannot be changed", "type": "value_error"} for f in fields]
+                )
+            self._save(session, kind, key, body)
+        return body
+
+    def bulk(self, kind: str, documents: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Insert or replace many documents in one transaction, validated, without webhooks.
+
+        All or nothing: any invalid document (or a key given twice) refuses the whole load. A
+        document without ``UpdatedAt`` gets the current time.
+        """
+        model = _ADMIN_MODELS[kind]
+        now = _now().isoformat()
+        bodies: dict[str, dict[str, Any]] = {}
+        errors: list[dict[str, Any]] = []
+        for index, raw in enumerate(documents):
+            try:
+                body = _dump(model.model_validate(raw))
+            except ValidationError as exc:
+                errors += field_errors([{**e, "loc": ("documents", index, *e["loc"])} for e in exc.errors()])
+                continue
+            body.setdefault("UpdatedAt", now)
+            key = document_key(kind, body)
+            if key in bodies:
+                errors.append(
+                    {"field": f"documents.{index}", "message": f"{key!r} given twice", "type": "value_error"}
+                )
+            bodies[key] = body
+        if errors:
+            raise invalid(errors[:_MAX_REPORTED_ERRORS])
+        keys = list(bodies)
+        replaced = 0
+        with self._sessions.begin() as session:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                result = session.execute(
+                    delete(Document).where(Document.kind == kind, Document.key.in_(chunk))
+                )
+                replaced += result.rowcount or 0  # type: ignore[attr-defined]
+            if keys:
+                rows = [
+                    {"kind": kind, "key": key, "parent": None, "updated_at": _timestamp(body), "body": body}
+                    for key, body in bodies.items()
+                ]
+                session.execute(insert(Document), rows)
+        return {"inserted": len(keys) - replaced, "replaced": replaced}
 
     # -- orders -------------------------------------------------------------------------------
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from sandbox.m3.calllog import CallRecord
 from sandbox.m3.chaos import FaultRule, Knobs, KnobsUpdate
-from sandbox.m3.db import BatchHead, Delivery, Invoice, OrderHead, OutboxMessage
+from sandbox.m3.db import (
+    DEFAULT_LOCATION,
+    Balance,
+    BatchHead,
+    Delivery,
+    Invoice,
+    Item,
+    OrderHead,
+    OutboxMessage,
+    Warehouse,
+)
 from sandbox.m3.lifecycle import advance_all, advance_order, order_lines
 from sandbox.m3.outbox import outbox_view
 from sandbox.m3.sandbox import Sandbox
@@ -23,6 +35,18 @@ class ConfigUpdate(BaseModel):
 
 class ResetRequest(BaseModel):
     seed_demo: bool = False
+
+
+ITNO_LENGTH = 15
+
+
+class SeedItemsRequest(BaseModel):
+    """`count` items <prefix><n, zero-padded> (STAT 20), each with `quantity` on hand in `warehouse`."""
+
+    count: int = Field(ge=1, le=100_000)
+    prefix: str = Field(default="SEED-", max_length=ITNO_LENGTH - 1)
+    warehouse: str = "100"
+    quantity: Decimal = Field(default=Decimal(100), ge=0)
 
 
 def _columns(row: Any) -> dict[str, Any]:
@@ -63,6 +87,68 @@ def admin_router(sandbox: Sandbox) -> APIRouter:
     def seed_demo() -> dict[str, Any]:
         sandbox.seed_demo()
         return {"seeded": True}
+
+    @router.post("/seed-items")
+    def seed_items(request: SeedItemsRequest) -> dict[str, int]:
+        """Bulk items and balances in one transaction, straight into the tables: no BODs, no log."""
+        width = max(len(str(request.count)), 5)
+        if len(request.prefix) + width > ITNO_LENGTH:
+            raise HTTPException(
+                422, f"{request.prefix!r} + {width} digits is longer than ITNO ({ITNO_LENGTH})"
+            )
+        numbers = [f"{request.prefix}{n:0{width}d}" for n in range(1, request.count + 1)]
+        today = date.today()
+        with sandbox.store.transaction() as session:
+            if session.get(Warehouse, request.warehouse) is None:
+                raise HTTPException(404, f"Warehouse {request.warehouse} does not exist")
+            existing = set(session.scalars(select(Item.ITNO).where(Item.ITNO.startswith(request.prefix))))
+            stocked = set(
+                session.scalars(
+                    select(Balance.ITNO)
+                    .filter_by(WHLO=request.warehouse)
+                    .where(Balance.ITNO.startswith(request.prefix))
+                )
+            )
+            new_items = [itno for itno in numbers if itno not in existing]
+            if new_items:
+                session.execute(
+                    insert(Item),
+                    [
+                        {
+                            "ITNO": itno,
+                            "ITDS": f"Seeded item {itno}"[:30],
+                            "FUDS": "",
+                            "STAT": "20",
+                            "RESP": "SANDBOX",
+                            "UNMS": "EA",
+                            "ITGR": "",
+                            "ITCL": "",
+                            "ITTY": "FIN",
+                            "MABU": 2,
+                            "PRVG": "STD",
+                            "SAPR": Decimal("10.00"),
+                            "LMDT": today,
+                        }
+                        for itno in new_items
+                    ],
+                )
+            new_balances = [itno for itno in numbers if itno not in stocked]
+            if new_balances:
+                session.execute(
+                    insert(Balance),
+                    [
+                        {
+                            "WHLO": request.warehouse,
+                            "ITNO": itno,
+                            "STQT": request.quantity,
+                            "ALQT": Decimal(0),
+                            "PLQT": Decimal(0),
+                            "WHSL": DEFAULT_LOCATION,
+                        }
+                        for itno in new_balances
+                    ],
+                )
+        return {"created": len(new_items)}
 
     @router.get("/config")
     def get_config() -> dict[str, Any]:

@@ -1,7 +1,12 @@
-"""Build the BODs M3 publishes through ION: SyncSalesOrder, SyncShipment, SyncInvoice.
+"""Build the BODs M3 publishes through ION: SyncSalesOrder, SyncShipment, SyncInvoice, and the
+master data SyncCustomerPartyMaster, SyncSupplierPartyMaster, SyncItemMaster, SyncInventoryCount.
 
 The element paths follow tests/fixtures/bods/*.xml exactly: the product's BOD parser is written
-against those files, and they follow the real M3 sample described in m3-api.md §4.1.
+against those files, and they follow the real M3 sample described in m3-api.md §4.1. ItemMaster,
+CustomerPartyMaster and SupplierPartyMaster are confirmed M3 outbound nouns (m3-api.md §4.1, Master
+AE pages); the layout inside the noun (PartyIDs, Location/Address, ItemMasterHeader/ItemID, ...) is
+the sandbox's reading of OAGIS, not copied from an M3 sample. Master-data BODs are published per
+division (AccountingEntityID CONO_DIVI, i.e. "Master AE" off) and carry no LocationID.
 """
 
 from __future__ import annotations
@@ -13,7 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sandbox.m3.db import Delivery, Invoice, OrderHead, OrderLine
+from sandbox.m3.db import (
+    Balance,
+    Customer,
+    CustomerAddress,
+    Delivery,
+    Invoice,
+    Item,
+    OrderHead,
+    OrderLine,
+    Supplier,
+)
 
 NS = "http://schema.infor.com/InforOAGIS/2"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -67,8 +82,10 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> 
     return child
 
 
-def _root(verb_noun: str, env: Envelope, location: str, now: datetime) -> tuple[ET.Element, ET.Element]:
-    """Root, ApplicationArea and DataArea/Sync; returns (root, DataArea)."""
+def _root(
+    verb_noun: str, env: Envelope, location: str | None, now: datetime, action: str = "Replace"
+) -> tuple[ET.Element, ET.Element]:
+    """Root, ApplicationArea and DataArea/Sync; returns (root, DataArea). No location: no LocationID."""
     root = ET.Element(
         f"{{{NS}}}{verb_noun}",
         {
@@ -90,8 +107,9 @@ def _root(verb_noun: str, env: Envelope, location: str, now: datetime) -> tuple[
     sync = _el(data, "Sync")
     _el(sync, "TenantID", env.tenant)
     _el(sync, "AccountingEntityID", env.accounting_entity)
-    _el(sync, "LocationID", location)
-    _el(_el(sync, "ActionCriteria"), "ActionExpression", actionCode="Replace")
+    if location is not None:
+        _el(sync, "LocationID", location)
+    _el(_el(sync, "ActionCriteria"), "ActionExpression", actionCode=action)
     return root, data
 
 
@@ -217,4 +235,175 @@ def sync_invoice(
         _item(_el(element, "Item"), env, line.ITNO)
         _el(element, "Quantity", quantity(line.ORQT), unitCode=line.ALUN or "EA")
         _el(element, "ExtendedAmount", amount(line.LNAM), currencyID=invoice.CUCD)
+    return _serialise(root)
+
+
+# Master data. Status/Code carries M3's own status (e.g. "20"); UserArea carries the M3 fields
+# that have no OAGIS element.
+ADD, REPLACE = "Add", "Replace"
+DELIVERY_ADDRESS_TYPE = 1  # ADRT 1: delivery address ("address type 01", docs.infor.com OIS002)
+
+
+def _master_id(parent: ET.Element, tag: str, env: Envelope, variation: int, value: str) -> None:
+    _el(
+        _el(parent, tag),
+        "ID",
+        value,
+        accountingEntity=env.accounting_entity,
+        variationID=str(variation),
+        lid=SENDER_LID,
+    )
+
+
+def _address(parent: ET.Element, lines: Sequence[str], town: str, pono: str, cscd: str) -> None:
+    address = _el(parent, "Address")
+    for sequence, line in enumerate(lines, start=1):
+        if line:
+            _el(address, "AddressLine", line, sequence=str(sequence))
+    for tag, value in (("CityName", town), ("CountryCode", cscd), ("PostalCode", pono)):
+        if value:
+            _el(address, tag, value)
+
+
+def _communication(parent: ET.Element, phone: str, mail: str = "") -> None:
+    if phone:
+        phone_element = _el(parent, "Communication")
+        _el(phone_element, "ChannelCode", "Telephone")
+        _el(phone_element, "DialNumber", phone)
+    if mail:
+        mail_element = _el(parent, "Communication")
+        _el(mail_element, "ChannelCode", "EMail")
+        _el(mail_element, "URI", mail)
+
+
+def sync_customer_party_master(
+    env: Envelope,
+    customer: Customer,
+    addresses: Sequence[CustomerAddress],
+    variation: int,
+    now: datetime,
+    action: str = REPLACE,
+) -> bytes:
+    root, data = _root("SyncCustomerPartyMaster", env, None, now, action)
+    party = _el(data, "CustomerPartyMaster")
+    _master_id(party, "PartyIDs", env, variation, customer.CUNO)
+    _el(party, "LastModificationDateTime", iso_ms(now))
+    _el(party, "Name", customer.CUNM)
+    main = _el(party, "Location", type="Main")
+    _address(
+        main,
+        [customer.CUA1, customer.CUA2, customer.CUA3, customer.CUA4],
+        customer.TOWN,
+        customer.PONO,
+        customer.CSCD,
+    )
+    for address in addresses:
+        kind = "Delivery" if address.ADRT == DELIVERY_ADDRESS_TYPE else "Other"
+        location = _el(party, "Location", type=kind)
+        _el(location, "ID", address.ADID)
+        _el(location, "Name", address.CUNM)
+        _address(
+            location,
+            [address.CUA1, address.CUA2, address.CUA3, address.CUA4],
+            address.TOWN,
+            address.PONO,
+            address.CSCD,
+        )
+        _user_area(location, [("ADRT", str(address.ADRT)), ("ADID", address.ADID)])
+    _communication(party, customer.PHNO, customer.MAIL)
+    _el(_el(party, "Status"), "Code", customer.STAT, listID="CustomerStatus")
+    _user_area(
+        party,
+        [
+            ("STAT", customer.STAT),
+            ("CUCD", customer.CUCD),
+            ("LNCD", customer.LNCD),
+            ("YREF", customer.YREF),
+            ("CRLM", quantity(customer.CRLM)),
+            ("CRL2", quantity(customer.CRL2)),
+            ("CRL3", quantity(customer.CRL3)),
+            ("TXAP", str(customer.TXAP)),
+            ("BLCD", str(customer.BLCD)),
+        ],
+    )
+    return _serialise(root)
+
+
+def sync_supplier_party_master(
+    env: Envelope, supplier: Supplier, variation: int, now: datetime, action: str = REPLACE
+) -> bytes:
+    root, data = _root("SyncSupplierPartyMaster", env, None, now, action)
+    party = _el(data, "SupplierPartyMaster")
+    _master_id(party, "PartyIDs", env, variation, supplier.SUNO)
+    _el(party, "LastModificationDateTime", iso_ms(now))
+    _el(party, "Name", supplier.SUNM)
+    # CRS620MI GetBasicData has no address lines (they live in CRS620MI AddAddress): country only.
+    _address(_el(party, "Location", type="Main"), [], "", "", supplier.CSCD)
+    _communication(party, supplier.PHNO)
+    _el(_el(party, "Status"), "Code", supplier.STAT, listID="SupplierStatus")
+    _user_area(
+        party,
+        [
+            ("STAT", supplier.STAT),
+            ("SUTY", str(supplier.SUTY)),
+            ("CUCD", supplier.CUCD),
+            ("TEPY", supplier.TEPY),
+            ("PYME", supplier.PYME),
+            ("LNCD", supplier.LNCD),
+        ],
+    )
+    return _serialise(root)
+
+
+def sync_item_master(
+    env: Envelope, item: Item, variation: int, now: datetime, action: str = REPLACE
+) -> bytes:
+    root, data = _root("SyncItemMaster", env, None, now, action)
+    header = _el(_el(data, "ItemMaster"), "ItemMasterHeader")
+    _master_id(header, "ItemID", env, variation, item.ITNO)
+    _el(header, "LastModificationDateTime", iso_ms(now))
+    _el(header, "Description", item.ITDS)
+    _el(header, "BaseUOMCode", item.UNMS)
+    _el(_el(header, "Status"), "Code", item.STAT, listID="ItemStatus")
+    _user_area(
+        header,
+        [
+            ("STAT", item.STAT),
+            ("ITTY", item.ITTY),
+            ("ITCL", item.ITCL),
+            ("ITGR", item.ITGR),
+            ("MABU", str(item.MABU)),
+            ("FUDS", item.FUDS),
+        ],
+    )
+    return _serialise(root)
+
+
+def inventory_document_id(whlo: str, itno: str) -> str:
+    return f"{whlo}/{itno}"
+
+
+def sync_inventory_count(env: Envelope, balance: Balance, unit: str, variation: int, now: datetime) -> bytes:
+    # [uncertain] m3-api.md §4.1: SyncInventoryCount as an M3 outbound noun is very likely but not
+    # individually verified. One document per warehouse balance, with one line.
+    root, data = _root("SyncInventoryCount", env, balance.WHLO, now)
+    count = _el(data, "InventoryCount")
+    header = _el(count, "InventoryCountHeader")
+    _document_id(header, env, balance.WHLO, variation, inventory_document_id(balance.WHLO, balance.ITNO))
+    _el(header, "LastModificationDateTime", iso_ms(now))
+    _el(header, "DocumentDateTime", iso_ms(now))
+    _user_area(header, [("WHLO", balance.WHLO)])
+    line = _el(count, "InventoryCountLine")
+    _el(line, "LineNumber", "1")
+    _item(_el(line, "Item"), env, balance.ITNO)
+    _el(line, "Quantity", quantity(balance.STQT), unitCode=unit or "EA")
+    _user_area(
+        line,
+        [
+            ("WHSL", balance.WHSL),
+            ("STQT", quantity(balance.STQT)),
+            ("ALQT", quantity(balance.ALQT)),
+            ("AV01", quantity(balance.STQT - balance.ALQT)),
+        ],
+    )
     return _serialise(root)

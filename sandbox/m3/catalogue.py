@@ -132,6 +132,44 @@ _DEFS: list[tuple[str, FieldType, int, str]] = [
     ("CUAM", N, 17, "Foreign currency amount"),
     # Not an M3 name we could verify: the sandbox's field for the remaining open amount.
     ("OPAM", N, 17, "Open amount"),
+    # Customer financial data (M3H5 CRS610MI GetFinancial metadata).
+    ("CRLM", N, 15, "Credit limit 1 - max overdue invoices"),
+    ("CRL2", N, 15, "Credit limit 2 - max out.invoices"),
+    ("CRL3", N, 15, "Credit limit 3 - max out.invoices + ord."),
+    ("TXAP", N, 1, "Tax applicable"),
+    ("BLCD", N, 1, "Customer stop"),
+    ("TOIN", N, 17, "Outstanding invoice amount"),
+    ("TBLG", N, 17, "Order value not invoiced"),
+    # Customer addresses (M3H5 CRS610MI AddAddress: ADRT is numeric; the ADID length is assumed).
+    ("ADRT", N, 1, "Address type"),
+    ("ADID", A, 6, "Address number"),
+    # Search transactions (M3H5: SQRY "Search query"; its length is assumed).
+    ("SQRY", A, 256, "Search query"),
+    # Suppliers (M3H5 CRS620MI GetBasicData metadata).
+    ("SUNO", A, 10, "Supplier number"),
+    ("SUNM", A, 36, "Supplier name"),
+    ("SUTY", N, 1, "Supplier type"),
+    ("ALSU", A, 10, "Search key"),
+    ("ECAR", A, 2, "Area/State"),
+    ("VRNO", A, 16, "VAT registration number"),
+    ("PYME", A, 3, "Payment method - accounts payable"),
+    ("BUYE", A, 10, "Buyer"),
+    # Balance identities (MMS060MI); lengths of BANO/CAMU/STAS are assumed.
+    ("WHSL", A, 10, "Location"),
+    ("BANO", A, 20, "Lot number"),
+    ("CAMU", A, 20, "Container"),
+    ("STAS", A, 1, "Status - balance ID"),
+    # Stock transactions (M3H5 MMS850MI AddAdjust); E0PA/E065/PRFL/QLQT lengths are assumed.
+    ("PRFL", A, 4, "Process flag"),
+    ("E0PA", A, 17, "Partner"),
+    ("E065", A, 17, "Message type"),
+    ("MSNR", A, 15, "Message number"),
+    ("MSLN", N, 5, "Message line number"),
+    ("MSGS", N, 3, "Sequence number"),
+    ("QLQT", N, 15, "Quantity"),
+    ("RSCD", A, 3, "Transaction reason"),
+    ("STAG", N, 1, "Status - physical inv"),
+    ("BREM", A, 30, "Remark"),
 ]
 
 FIELDS: dict[str, FieldDef] = {name: FieldDef(name, t, length, desc) for name, t, length, desc in _DEFS}
@@ -148,6 +186,10 @@ def _outputs(names: str = "") -> tuple[FieldDef, ...]:
 
 
 _CUSTOMER_ADDRESS = "CUA2 CUA3 CUA4 PONO TOWN CSCD PHNO MAIL YREF STAT CUCD LNCD"
+_CUSTOMER_LIST = "CUNO CUNM CUA1 TOWN CSCD STAT CUCD ORTP WHLO TEPY MODL TEDL LMTS"
+_ADDRESS_ROW = "CONO CUNO ADRT ADID CUNM CUA1 CUA2 CUA3 CUA4 PONO TOWN CSCD PHNO YREF LMDT"
+_SUPPLIER_FIELDS = "SUNM ALSU STAT LNCD PHNO CSCD ECAR VRNO CUCD TEPY PYME BUYE MODL TEDL"
+_BALANCE_ID = "WHLO ITNO WHSL BANO CAMU STAS STQT ALQT"
 
 _TRANSACTIONS = [
     # Customers.
@@ -164,11 +206,45 @@ _TRANSACTIONS = [
         ),
     ),
     TransactionDef("CRS610MI", "ChgBasicData", _inputs("CUNO", f"CUNM CUA1 {_CUSTOMER_ADDRESS}"), ()),
+    TransactionDef("CRS610MI", "LstByNumber", _inputs("", "CUNO"), _outputs(_CUSTOMER_LIST), is_list=True),
+    TransactionDef("CRS610MI", "SearchCustomer", _inputs("SQRY"), _outputs(_CUSTOMER_LIST), is_list=True),
     TransactionDef(
         "CRS610MI",
+        "GetFinancial",
+        _inputs("CUNO", "DIVI"),
+        _outputs("CONO DIVI LNCD CUNO CUNM CUCD CRLM CRL2 CRL3 TXAP LMDT BLCD TOIN TBLG"),
+    ),
+    TransactionDef("CRS610MI", "ChgFinancial", _inputs("CUNO", "DIVI CRLM CRL2 CRL3 TXAP BLCD"), ()),
+    TransactionDef(
+        "CRS610MI",
+        "AddAddress",
+        _inputs("CUNO ADRT ADID CUA1 PONO CSCD TOWN", "DIVI CUNM CUA2 CUA3 CUA4 PHNO YREF"),
+        (),
+    ),
+    TransactionDef(
+        "CRS610MI",
+        "ChgAddress",
+        _inputs("CUNO ADRT ADID CUA1 CSCD", "DIVI CUNM CUA2 CUA3 CUA4 PONO TOWN PHNO YREF"),
+        (),
+    ),
+    TransactionDef("CRS610MI", "GetAddress", _inputs("CUNO ADRT ADID"), _outputs(_ADDRESS_ROW)),
+    TransactionDef("CRS610MI", "LstAddresses", _inputs("CUNO", "ADRT"), _outputs(_ADDRESS_ROW), is_list=True),
+    # Suppliers.
+    TransactionDef(
+        "CRS620MI",
+        "AddSupplier",
+        _inputs("SUNO SUNM SUTY CSCD LNCD CUCD", "ALSU STAT PHNO ECAR VRNO TEPY PYME BUYE MODL TEDL"),
+        (),
+    ),
+    TransactionDef("CRS620MI", "UpdSupplier", _inputs("SUNO", f"SUTY {_SUPPLIER_FIELDS}"), ()),
+    TransactionDef(
+        "CRS620MI", "GetBasicData", _inputs("SUNO"), _outputs(f"CONO SUNO SUTY {_SUPPLIER_FIELDS}")
+    ),
+    TransactionDef(
+        "CRS620MI",
         "LstByNumber",
-        _inputs("", "CUNO"),
-        _outputs("CUNO CUNM CUA1 TOWN CSCD STAT CUCD ORTP WHLO TEPY MODL TEDL LMTS"),
+        _inputs("", "SUNO"),
+        _outputs("CONO SUNO SUTY SUNM ALSU STAT LNCD PHNO CSCD ECAR VRNO CUCD"),
         is_list=True,
     ),
     # Items and balances.
@@ -178,8 +254,9 @@ _TRANSACTIONS = [
         _inputs("ITNO", "LNCD"),
         _outputs("STAT ITNO ITDS FUDS RESP UNMS ITGR ITCL ITTY MABU PRVG LMDT"),
     ),
+    # M3H5 also marks RESP and PRVG required; here the item template supplies them.
     TransactionDef(
-        "MMS200MI", "AddItmBasic", _inputs("STAT ITNO ITDS RESP UNMS ITTY MABU PRVG", "FUDS ITGR ITCL"), ()
+        "MMS200MI", "AddItmBasic", _inputs("STAT ITNO ITDS UNMS ITTY MABU", "RESP PRVG FUDS ITGR ITCL"), ()
     ),
     TransactionDef(
         "MMS200MI", "UpdItmBasic", _inputs("ITNO", "STAT ITDS FUDS RESP UNMS ITGR ITCL ITTY MABU PRVG"), ()
@@ -196,6 +273,18 @@ _TRANSACTIONS = [
         "GetItmWhsBal",
         _inputs("WHLO ITNO"),
         _outputs("WHLO ITNO STQT QUQT RJQT ALQT AV01 AVAL REQT PLQT"),
+    ),
+    TransactionDef(
+        "MMS060MI", "List", _inputs("WHLO", "ITNO WHSL BANO"), _outputs(_BALANCE_ID), is_list=True
+    ),
+    TransactionDef(
+        "MMS060MI", "LstViaItem", _inputs("ITNO", "WHLO WHSL BANO"), _outputs(_BALANCE_ID), is_list=True
+    ),
+    TransactionDef(
+        "MMS850MI",
+        "AddAdjust",
+        _inputs("E0PA E065 WHLO", "PRFL WHSL ITNO BANO QLQT RSCD STAG BREM RESP"),
+        _outputs("CONO MSNR MSLN MSGS"),
     ),
     # Customer order batch entry.
     TransactionDef(

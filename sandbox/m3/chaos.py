@@ -24,15 +24,21 @@ class Knobs(BaseModel):
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     # List transactions (v1) fail after this many rows with a nested ErrorMessage.
     partial_list_error_after: int | None = Field(default=None, ge=0)
+    # False: changes to customers, suppliers, items and balances publish no BOD ("drift").
+    master_data_bods: bool = True
 
 
 class KnobsUpdate(BaseModel):
-    """Partial update: only the fields sent change; send null to switch a knob off."""
+    """Partial update: only the fields sent change; send null to switch a knob off.
+
+    `master_data_bods` is the exception: null puts it back to its default, on.
+    """
 
     latency_ms: int | None = Field(default=None, ge=0)
     error_rate_5xx: float | None = Field(default=None, ge=0.0, le=1.0)
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     partial_list_error_after: int | None = Field(default=None, ge=0)
+    master_data_bods: bool | None = None
 
 
 class FaultRule(BaseModel):
@@ -76,8 +82,11 @@ class Chaos:
             self._recent.clear()
 
     def update_knobs(self, update: KnobsUpdate) -> Knobs:
+        changes = update.model_dump(exclude_unset=True)
+        if changes.get("master_data_bods", True) is None:
+            changes["master_data_bods"] = True
         with self._lock:
-            self.knobs = self.knobs.model_copy(update=update.model_dump(exclude_unset=True))
+            self.knobs = self.knobs.model_copy(update=changes)
             return self.knobs
 
     def add_rule(self, rule: FaultRule) -> None:

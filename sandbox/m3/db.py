@@ -34,6 +34,7 @@ class DecimalText(TypeDecorator[Decimal]):
 
 
 ZERO = Decimal("0")
+DEFAULT_LOCATION = "A-01-01"
 
 
 class Base(DeclarativeBase):
@@ -69,6 +70,59 @@ class Customer(Base):
     ORTP: Mapped[str] = mapped_column(default="A01")
     WHLO: Mapped[str] = mapped_column(default="100")
     TEPY: Mapped[str] = mapped_column(default="30")
+    MODL: Mapped[str] = mapped_column(default="")
+    TEDL: Mapped[str] = mapped_column(default="")
+    # Financial data (CRS610MI GetFinancial/ChgFinancial): credit limits 1-3, tax applicable
+    # (1 = yes), customer stop (0 = not stopped).
+    CRLM: Mapped[Decimal] = mapped_column(default=ZERO)
+    CRL2: Mapped[Decimal] = mapped_column(default=ZERO)
+    CRL3: Mapped[Decimal] = mapped_column(default=ZERO)
+    TXAP: Mapped[int] = mapped_column(default=1)
+    BLCD: Mapped[int] = mapped_column(default=0)
+    RGDT: Mapped[date | None]
+    LMDT: Mapped[date | None]
+    LMTS: Mapped[int] = mapped_column(default=0)
+
+
+class CustomerAddress(Base):
+    """OCUSAD: a customer's extra addresses, by address type (1 = delivery) and address number."""
+
+    __tablename__ = "OCUSAD"
+    CUNO: Mapped[str] = mapped_column(primary_key=True)
+    ADRT: Mapped[int] = mapped_column(primary_key=True)
+    ADID: Mapped[str] = mapped_column(primary_key=True)
+    CUNM: Mapped[str] = mapped_column(default="")
+    CUA1: Mapped[str] = mapped_column(default="")
+    CUA2: Mapped[str] = mapped_column(default="")
+    CUA3: Mapped[str] = mapped_column(default="")
+    CUA4: Mapped[str] = mapped_column(default="")
+    PONO: Mapped[str] = mapped_column(default="")
+    TOWN: Mapped[str] = mapped_column(default="")
+    CSCD: Mapped[str] = mapped_column(default="")
+    PHNO: Mapped[str] = mapped_column(default="")
+    YREF: Mapped[str] = mapped_column(default="")
+    LMDT: Mapped[date | None]
+    LMTS: Mapped[int] = mapped_column(default=0)
+
+
+class Supplier(Base):
+    """CIDMAS: supplier master (CRS620MI)."""
+
+    __tablename__ = "CIDMAS"
+    SUNO: Mapped[str] = mapped_column(primary_key=True)
+    SUNM: Mapped[str] = mapped_column(default="")
+    SUTY: Mapped[int] = mapped_column(default=0)
+    ALSU: Mapped[str] = mapped_column(default="")
+    STAT: Mapped[str] = mapped_column(default="20")
+    LNCD: Mapped[str] = mapped_column(default="GB")
+    PHNO: Mapped[str] = mapped_column(default="")
+    CSCD: Mapped[str] = mapped_column(default="")
+    ECAR: Mapped[str] = mapped_column(default="")
+    VRNO: Mapped[str] = mapped_column(default="")
+    CUCD: Mapped[str] = mapped_column(default="")
+    TEPY: Mapped[str] = mapped_column(default="")
+    PYME: Mapped[str] = mapped_column(default="")
+    BUYE: Mapped[str] = mapped_column(default="")
     MODL: Mapped[str] = mapped_column(default="")
     TEDL: Mapped[str] = mapped_column(default="")
     RGDT: Mapped[date | None]
@@ -108,6 +162,8 @@ class Balance(Base):
     STQT: Mapped[Decimal] = mapped_column(default=ZERO)
     ALQT: Mapped[Decimal] = mapped_column(default=ZERO)
     PLQT: Mapped[Decimal] = mapped_column(default=ZERO)
+    # The one balance identity (MITLOC) the sandbox keeps per item and warehouse: its location.
+    WHSL: Mapped[str] = mapped_column(default=DEFAULT_LOCATION)
 
 
 class _OrderHeadColumns:

@@ -12,7 +12,12 @@ from sandbox.m3.config import M3SandboxConfig
 from sandbox.m3.db import Balance, Customer, Item, Warehouse
 
 TEMPLATE_CUSTOMER = "TEMPLATE"
-WAREHOUSES = {"100": ("Main warehouse", "100"), "200": ("Second warehouse", "200")}
+# 300 is the warehouse BNG runs as its WMS (settings.m3_inventory_warehouses).
+WAREHOUSES = {
+    "100": ("Main warehouse", "100"),
+    "200": ("Second warehouse", "200"),
+    "300": ("BNG WMS warehouse", "100"),
+}
 DEMO_STOCK = Decimal(500)
 
 # (CUNO, CUNM, CUA1, TOWN, PONO, CSCD, CUCD, STAT)

@@ -126,7 +126,8 @@ class Executor:
         try:
             values = validate(definition, record, opts, self.config)
             with self.store.transaction() as session:
-                ctx = Context(session, self.config, self.bods, datetime.now(UTC))
+                maxrecs = opts.maxrecs if definition.is_list else 0
+                ctx = Context(session, self.config, self.bods, datetime.now(UTC), maxrecs)
                 rows = handler(ctx, Record(values))
         except MINok as error:
             result.error = error

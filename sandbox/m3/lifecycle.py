@@ -2,7 +2,9 @@
 
 22 -> 33 allocate (ALQT up) -> 44 picking list (delivery created) -> 66 delivered (STQT down,
 SyncShipment) -> 77 invoiced (invoice + open AR item, SyncInvoice). Every step publishes
-SyncSalesOrder. The head's ORSL/ORST are the lowest/highest line status.
+SyncSalesOrder; the two that change a balance's STQT or ALQT (33 and 66) also publish one
+SyncInventoryCount per warehouse balance touched. The head's ORSL/ORST are the lowest/highest line
+status.
 """
 
 from __future__ import annotations
@@ -59,9 +61,13 @@ def _balance(session: Session, line: OrderLine) -> Balance:
     return balance
 
 
-def _allocate(session: Session, lines: Sequence[OrderLine]) -> None:
+def _allocate(session: Session, lines: Sequence[OrderLine]) -> list[Balance]:
+    balances = []
     for line in lines:
-        _balance(session, line).ALQT += line.ORQT
+        balance = _balance(session, line)
+        balance.ALQT += line.ORQT
+        balances.append(balance)
+    return balances
 
 
 def _release_for_picking(session: Session, head: OrderHead, lines: Sequence[OrderLine]) -> None:
@@ -80,15 +86,17 @@ def _release_for_picking(session: Session, head: OrderHead, lines: Sequence[Orde
         _balance(session, line).PLQT += line.ORQT
 
 
-def _deliver(session: Session, head: OrderHead, lines: Sequence[OrderLine]) -> Delivery:
+def _deliver(session: Session, head: OrderHead, lines: Sequence[OrderLine]) -> tuple[Delivery, list[Balance]]:
+    balances = []
     for line in lines:
         balance = _balance(session, line)
         balance.STQT -= line.ORQT
         balance.ALQT -= line.ORQT
         balance.PLQT -= line.ORQT
+        balances.append(balance)
     delivery = _delivery_of(session, head, lines)
     delivery.PGRS = delivery.PIST = "60"  # ready for invoicing
-    return delivery
+    return delivery, balances
 
 
 def _delivery_of(session: Session, head: OrderHead, lines: Sequence[OrderLine]) -> Delivery:
@@ -153,7 +161,7 @@ def advance_order(
         return None
     moving = [line for line in lines if current == line.ORST]
     if target == "33":
-        _allocate(session, moving)
+        bods.inventory_count(session, _allocate(session, moving), now)
     elif target == "44":
         _release_for_picking(session, head, moving)
     for line in moving:
@@ -162,7 +170,8 @@ def advance_order(
     head.LMDT = now.date()
     head.LMTS = int(now.timestamp() * 1_000_000)
     if target == "66":
-        delivery = _deliver(session, head, moving)
+        delivery, balances = _deliver(session, head, moving)
+        bods.inventory_count(session, balances, now)
         bods.shipment(session, delivery, head, moving, now)
     elif target == "77":
         invoice = _invoice(session, config, head, moving, now)

@@ -147,3 +147,56 @@ def payment_batch_posted(pbid: str) -> MINok:
 
 def payment_batch_empty(pbid: str) -> MINok:
     return MINok("WPB0310", f"Payment batch {pbid} has no lines", "PBID")
+
+
+# Customer financial data and addresses (sandbox ids, unverified).
+def invalid_value(field: str, value: str, allowed: str) -> MINok:
+    return MINok("WVA0101", f"Value {value} in field {field} is invalid, use {allowed}", field)
+
+
+def negative_credit_limit(field: str, value: str) -> MINok:
+    return MINok("WCR0101", f"Credit limit {value} must not be negative", field)
+
+
+def address_not_found(cuno: str, adrt: int, adid: str) -> MINok:
+    return MINok("WAD0203", f"Address {adid} of type {adrt} does not exist for customer {cuno}", "ADID")
+
+
+def invalid_search_query(problem: str) -> MINok:
+    return MINok("WSQ0101", f"Search query is invalid: {problem}", "SQRY")
+
+
+# Suppliers (sandbox ids, unverified).
+def supplier_not_found(suno: str) -> MINok:
+    return MINok("WSU0203", f"Supplier {suno} does not exist", "SUNO")
+
+
+# Stock transactions (sandbox ids, unverified).
+def invalid_process_flag(prfl: str) -> MINok:
+    return MINok("WPR0101", f"Process flag {prfl} is invalid, use *EXE or *CHK", "PRFL")
+
+
+def location_not_found(whsl: str, whlo: str) -> MINok:
+    return MINok("WLO0203", f"Location {whsl} does not exist in warehouse {whlo}", "WHSL")
+
+
+def lot_not_found(bano: str) -> MINok:
+    return MINok("WLT0203", f"Lot number {bano} does not exist", "BANO")
+
+
+def quantity_zero() -> MINok:
+    return MINok("WQT0102", "Quantity must not be zero", "QLQT")
+
+
+def balance_below_allocated(itno: str, whlo: str, onhand: str, allocated: str) -> MINok:
+    text = (
+        f"On-hand balance {onhand} of item {itno} in warehouse {whlo} "
+        f"would be less than the allocated quantity {allocated}"
+    )
+    return MINok("WQT0110", text, "QLQT")
+
+
+def balance_negative(itno: str, whlo: str, onhand: str) -> MINok:
+    return MINok(
+        "WQT0111", f"On-hand balance {onhand} of item {itno} in warehouse {whlo} would be negative", "QLQT"
+    )

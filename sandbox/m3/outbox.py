@@ -23,18 +23,42 @@ from sqlalchemy.orm import Session
 
 from sandbox.m3 import bods
 from sandbox.m3.config import M3SandboxConfig
-from sandbox.m3.db import BodVariation, Delivery, Invoice, OrderHead, OrderLine, OutboxMessage, Store
+from sandbox.m3.db import (
+    Balance,
+    BodVariation,
+    Customer,
+    CustomerAddress,
+    Delivery,
+    Invoice,
+    Item,
+    OrderHead,
+    OrderLine,
+    OutboxMessage,
+    Store,
+    Supplier,
+)
 
 FROM_LOGICAL_ID = bods.SENDER_LID
 TO_LOGICAL_ID = "lid://infor.ims.m3bng"
 
 
 class BodPublisher:
-    """Writes BODs into the outbox, inside the caller's transaction."""
+    """Writes BODs into the outbox, inside the caller's transaction.
 
-    def __init__(self, config: M3SandboxConfig, wake: Callable[[], None] = lambda: None) -> None:
+    `master_data` is read on every publish: when it answers False, the master-data BODs
+    (CustomerPartyMaster, SupplierPartyMaster, ItemMaster, InventoryCount) are not written, so a
+    test can make M3 change without any event reporting it (the `master_data_bods` knob).
+    """
+
+    def __init__(
+        self,
+        config: M3SandboxConfig,
+        wake: Callable[[], None] = lambda: None,
+        master_data: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.config = config
         self.wake = wake
+        self.master_data = master_data
 
     @property
     def envelope(self) -> bods.Envelope:
@@ -84,6 +108,57 @@ class BodPublisher:
         variation = self._next_variation(session, "Invoice", str(invoice.IVNO))
         xml = bods.sync_invoice(self.envelope, invoice, head, lines, variation, now)
         self._enqueue(session, "SyncInvoice", str(invoice.IVNO), variation, head.WHLO, xml)
+
+    # Master data.
+    def customer_party_master(
+        self, session: Session, customer: Customer, now: datetime, action: str = bods.REPLACE
+    ) -> None:
+        if not self.master_data():
+            return
+        session.flush()
+        addresses = session.scalars(
+            select(CustomerAddress)
+            .filter_by(CUNO=customer.CUNO)
+            .order_by(CustomerAddress.ADRT, CustomerAddress.ADID)
+        ).all()
+        variation = self._next_variation(session, "CustomerPartyMaster", customer.CUNO)
+        xml = bods.sync_customer_party_master(self.envelope, customer, addresses, variation, now, action)
+        self._enqueue(session, "SyncCustomerPartyMaster", customer.CUNO, variation, "", xml)
+
+    def supplier_party_master(
+        self, session: Session, supplier: Supplier, now: datetime, action: str = bods.REPLACE
+    ) -> None:
+        if not self.master_data():
+            return
+        session.flush()
+        variation = self._next_variation(session, "SupplierPartyMaster", supplier.SUNO)
+        xml = bods.sync_supplier_party_master(self.envelope, supplier, variation, now, action)
+        self._enqueue(session, "SyncSupplierPartyMaster", supplier.SUNO, variation, "", xml)
+
+    def item_master(self, session: Session, item: Item, now: datetime, action: str = bods.REPLACE) -> None:
+        if not self.master_data():
+            return
+        session.flush()
+        variation = self._next_variation(session, "ItemMaster", item.ITNO)
+        xml = bods.sync_item_master(self.envelope, item, variation, now, action)
+        self._enqueue(session, "SyncItemMaster", item.ITNO, variation, "", xml)
+
+    def inventory_count(self, session: Session, balances: Sequence[Balance], now: datetime) -> None:
+        """One SyncInventoryCount per distinct (WHLO, ITNO) among `balances`."""
+        if not self.master_data():
+            return
+        session.flush()
+        seen: set[tuple[str, str]] = set()
+        for balance in balances:
+            key = (balance.WHLO, balance.ITNO)
+            if key in seen:
+                continue
+            seen.add(key)
+            item = session.get(Item, balance.ITNO)
+            document_id = bods.inventory_document_id(*key)
+            variation = self._next_variation(session, "InventoryCount", document_id)
+            xml = bods.sync_inventory_count(self.envelope, balance, item.UNMS if item else "", variation, now)
+            self._enqueue(session, "SyncInventoryCount", document_id, variation, balance.WHLO, xml)
 
 
 def parameter_request(message: OutboxMessage) -> dict[str, Any]:

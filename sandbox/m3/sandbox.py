@@ -31,7 +31,9 @@ class Sandbox:
         self.calls = CallLog()
         self.issuer = TokenIssuer(self.config)
         self.sender = OutboxSender(self.store, self.config)
-        self.bods = BodPublisher(self.config, wake=self.sender.wake)
+        self.bods = BodPublisher(
+            self.config, wake=self.sender.wake, master_data=lambda: self.chaos.knobs.master_data_bods
+        )
         self.executor = Executor(self.store, self.config, self.bods, self.calls, self.chaos)
         with self.store.transaction() as session:
             seed_base(session, self.config)

@@ -10,11 +10,17 @@ import pytest
 
 from clients.ion import (
     BodParseError,
+    CustomerPartyMasterBod,
+    InventoryCountBod,
+    InventoryCountLine,
     InvoiceBod,
+    ItemMasterBod,
+    PartyAddress,
     SalesOrderBod,
     SalesOrderLine,
     ShipmentBod,
     ShipmentItem,
+    SupplierPartyMasterBod,
     UnsupportedBodError,
     parse_bod,
 )
@@ -99,6 +105,88 @@ def test_sync_invoice() -> None:
     ]
 
 
+def test_sync_customer_party_master() -> None:
+    bod = parse_bod(fixture("SyncCustomerPartyMaster"))
+    assert isinstance(bod, CustomerPartyMasterBod)
+    assert (bod.verb, bod.noun, bod.action_code) == ("Sync", "CustomerPartyMaster", "Replace")
+    assert bod.bod_id == "0c6f4b1e-2d7a-4f58-9e13-6a2b8d4c7f90"
+    assert bod.creation_datetime == datetime(2026, 11, 24, 10, 31, 0, 100000, tzinfo=UTC)
+    assert (bod.accounting_entity, bod.cono, bod.divi, bod.location) == ("100_AAA", 100, "AAA", None)
+    assert bod.variation_id == 4
+    assert bod.customer_number == "C000000001"
+    assert (bod.name, bod.status_code) == ("Velo Shop Berlin", "20")
+    assert (bod.phone, bod.email) == ("+49 30 1234567", "einkauf@veloshop.example")
+    assert bod.address == PartyAddress(lines=["Torstrasse 101"], city="Berlin", postal_code="10119", country="DE")
+    assert bod.addresses == [
+        PartyAddress(
+            lines=["Lagerweg 5", "Tor 3"],
+            city="Berlin",
+            postal_code="10245",
+            country="DE",
+            name="Velo Shop Berlin Lager",
+            address_type=1,
+            address_id="BNG",
+        )
+    ]
+    assert (bod.properties["m3.CRL2"], bod.properties["m3.TXAP"]) == ("5000", "1")
+
+
+def test_sync_supplier_party_master() -> None:
+    bod = parse_bod(fixture("SyncSupplierPartyMaster"))
+    assert isinstance(bod, SupplierPartyMasterBod)
+    assert (bod.noun, bod.action_code, bod.variation_id) == ("SupplierPartyMaster", "Add", 1)
+    assert bod.supplier_number == "S000000001"
+    assert (bod.name, bod.status_code, bod.country) == ("Rahmenwerk Fahrradteile GmbH", "20", "DE")
+    assert bod.phone == "+49 711 400 800"
+    assert bod.properties["m3.CUCD"] == "EUR"
+
+
+def test_sync_item_master() -> None:
+    bod = parse_bod(fixture("SyncItemMaster"))
+    assert isinstance(bod, ItemMasterBod)
+    assert (bod.noun, bod.action_code, bod.variation_id) == ("ItemMaster", "Replace", 2)
+    assert bod.item_number == "HELMET-M"
+    assert (bod.description, bod.unit, bod.status_code) == ("Helmet size M", "EA", "20")
+    assert bod.properties["m3.FUDS"] == "Bicycle helmet, size M"
+    assert bod.properties["m3.ITGR"] == ""
+
+
+def test_sync_inventory_count() -> None:
+    bod = parse_bod(fixture("SyncInventoryCount"))
+    assert isinstance(bod, InventoryCountBod)
+    assert (bod.noun, bod.action_code, bod.variation_id) == ("InventoryCount", "Replace", 2)
+    assert (bod.warehouse, bod.location, bod.document_id) == ("100", "100", "100/BIKE-RED-26")
+    assert bod.item_numbers == ["BIKE-RED-26"]
+    assert bod.lines == [
+        InventoryCountLine(
+            item="BIKE-RED-26",
+            quantity=Decimal("498"),
+            allocated_quantity=Decimal("2"),
+            available_quantity=Decimal("496"),
+            location="A-01-01",
+        )
+    ]
+
+
+def test_inventory_count_warehouse_falls_back_to_the_user_area() -> None:
+    xml = fixture("SyncInventoryCount").replace(b"<LocationID>100</LocationID>", b"")
+    xml = xml.replace(b' location="100"', b"")
+    bod = parse_bod(xml)
+    assert isinstance(bod, InventoryCountBod)
+    assert bod.warehouse == "100"
+    with pytest.raises(BodParseError, match="no warehouse"):
+        parse_bod(xml.replace(b'<NameValue name="m3.WHLO" type="StringType">100</NameValue>', b""))
+
+
+def test_master_data_missing_key_is_named_by_path() -> None:
+    xml = fixture("SyncCustomerPartyMaster").replace(b">C000000001</ID>", b"></ID>")
+    with pytest.raises(BodParseError, match=r"CustomerPartyMaster/PartyIDs/ID"):
+        parse_bod(xml)
+    xml = fixture("SyncInventoryCount").replace(b"<Quantity unitCode=\"EA\">498", b"<Quantity>many")
+    with pytest.raises(BodParseError, match="Quantity is not a number"):
+        parse_bod(xml)
+
+
 def test_show_verb_is_accepted() -> None:
     xml = fixture("SyncInvoice").replace(b"SyncInvoice", b"ShowInvoice").replace(b"<Sync>", b"<Show>")
     bod = parse_bod(xml.replace(b"</Sync>", b"</Show>"))
@@ -121,10 +209,10 @@ def test_doctype_and_entities_are_refused(xml: bytes) -> None:
 
 
 def test_unknown_noun_and_verb_are_unsupported() -> None:
-    noun = fixture("SyncSalesOrder").replace(b"SyncSalesOrder", b"SyncItemMaster")
+    noun = fixture("SyncSalesOrder").replace(b"SyncSalesOrder", b"SyncPurchaseOrder")
     with pytest.raises(UnsupportedBodError) as info:
         parse_bod(noun)
-    assert (info.value.verb, info.value.noun) == ("Sync", "ItemMaster")
+    assert (info.value.verb, info.value.noun) == ("Sync", "PurchaseOrder")
     with pytest.raises(UnsupportedBodError, match="verb Process"):
         parse_bod(fixture("SyncSalesOrder").replace(b"SyncSalesOrder", b"ProcessSalesOrder"))
     with pytest.raises(UnsupportedBodError, match="unknown BOD verb"):

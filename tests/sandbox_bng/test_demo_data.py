@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sandbox.bng.demo_data import BNG_ONLY_SKU, M3_SKUS, demo_customers, demo_products, make_demo_orders
+from sandbox.bng.demo_data import (
+    BNG_ONLY_SKU,
+    M3_SKUS,
+    demo_customers,
+    demo_products,
+    demo_vendors,
+    make_demo_orders,
+)
 
 
 def test_catalogue_prices_and_the_bng_only_scooter() -> None:
@@ -51,3 +58,15 @@ def test_demo_orders_are_deterministic_and_valid() -> None:
         assert order.TotalAmount == sum(line.Quantity * line.UnitPrice for line in order.Lines)
     assert orders[0].OrderDate < orders[-1].OrderDate
     assert make_demo_orders(1, start_number=555)[0].OrderID == "BNG-555"
+
+
+def test_demo_vendors_are_unlinked_and_complete() -> None:
+    vendors = {vendor.VendorID: vendor for vendor in demo_vendors()}
+
+    assert list(vendors) == ["VEND-3001", "VEND-3002", "VEND-3003"]
+    assert all(vendor.ExternalID is None and vendor.Address and vendor.Email for vendor in vendors.values())
+    assert {vid: (v.Currency, v.Status) for vid, v in vendors.items()} == {
+        "VEND-3001": ("EUR", "Active"),
+        "VEND-3002": ("USD", "Active"),
+        "VEND-3003": ("SEK", "Inactive"),
+    }

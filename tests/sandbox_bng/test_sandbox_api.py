@@ -134,6 +134,7 @@ def test_reset_forgets_everything_and_seed_demo_restores_master_data(api: httpx.
     api.post("/_sandbox/reset").raise_for_status()
     assert api.get("/api/v1/orders").json()["total"] == 0
     assert api.get("/api/v1/customers").json()["total"] == 0
+    assert api.get("/api/v1/vendors").json()["total"] == 0
 
-    assert api.post("/_sandbox/seed-demo").json() == {"products": 15, "customers": 5}
+    assert api.post("/_sandbox/seed-demo").json() == {"products": 15, "customers": 5, "vendors": 3}
     assert api.get("/api/v1/customers/CUST-1003").json()["Status"] == "Active"

@@ -1,4 +1,5 @@
-"""The lifecycle publishes SyncSalesOrder/SyncShipment/SyncInvoice as IMS v3 multipart messages."""
+"""The lifecycle publishes SyncSalesOrder/SyncShipment/SyncInvoice (and SyncInventoryCount for the
+balances it moves) as IMS v3 multipart messages."""
 
 from __future__ import annotations
 
@@ -49,16 +50,18 @@ def test_lifecycle_to_77_publishes_bods_at_least_once_in_order(
     for _ in range(4):
         admin.post(f"/orders/{orno}/advance").raise_for_status()
 
-    wait_until(lambda: len(bods.messages) == 7)
+    wait_until(lambda: len(bods.messages) == 9)
 
-    assert bods.attempts == 8
+    assert bods.attempts == 10
     outbox = admin.get("/outbox").json()
     assert {m["status"] for m in outbox} == {"sent"}
-    assert sorted(m["attempts"] for m in outbox) == [1, 1, 1, 1, 1, 1, 2]
+    assert sorted(m["attempts"] for m in outbox) == [1, 1, 1, 1, 1, 1, 1, 1, 2]
     names = [m.parameters["documentName"] for m in bods.messages]
     assert names.count("SyncSalesOrder") == 5
     assert names.count("SyncShipment") == 1
     assert names.count("SyncInvoice") == 1
+    # Allocation (ALQT up) and delivery (STQT and ALQT down) each report the balance.
+    assert names.count("SyncInventoryCount") == 2
 
     for message in bods.messages:
         assert message.part_names == ["ParameterRequest", "MessagePayload"]
@@ -132,6 +135,19 @@ def test_lifecycle_to_77_publishes_bods_at_least_once_in_order(
     assert invoice.findtext(f"{invoice_header}/o:TotalAmount", namespaces=NS) == "1782.62"
     assert invoice.findtext(f"{invoice_header}/o:TotalTaxAmount", namespaces=NS) == "284.62"
     assert invoice.findtext(f"{invoice_header}/o:ShipmentReference/o:DocumentID/o:ID", namespaces=NS) == dlix
+
+    counts = [
+        ET.fromstring(m.payload) for m in bods.messages if m.parameters["documentName"] == "SyncInventoryCount"
+    ]
+    count_header = "o:DataArea/o:InventoryCount/o:InventoryCountHeader"
+    assert [c.findtext(f"{count_header}/o:DocumentID/o:ID", namespaces=NS) for c in counts] == [
+        "100/BIKE-RED-26",
+        "100/BIKE-RED-26",
+    ]
+    assert [user_area(c, "InventoryCountLine") for c in counts] == [
+        {"m3.WHSL": "A-01-01", "m3.STQT": "500", "m3.ALQT": "2", "m3.AV01": "498"},
+        {"m3.WHSL": "A-01-01", "m3.STQT": "498", "m3.ALQT": "0", "m3.AV01": "498"},
+    ]
 
 
 def test_messages_wait_in_the_outbox_until_an_endpoint_is_set(

@@ -1,11 +1,11 @@
-"""``/api/v1/customers``: emits customer.created and customer.updated."""
+"""``/api/v1/customers``: emits customer.created, customer.updated and customer.deleted."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from clients.bng.models import Customer
 from sandbox.bng.api.deps import ApiClient, PagingParams, api_dependencies, idempotent, json
@@ -39,3 +39,10 @@ async def update_customer(
 ) -> JSONResponse:
     """Partial update: only the fields sent change; the result must still be a valid Customer."""
     return json(sandbox.store.update_customer(customer_id, changes))
+
+
+@router.delete("/{customer_id}", status_code=204, response_class=Response)
+async def delete_customer(sandbox: Sandbox, customer_id: str) -> Response:
+    """Delete for good (GET then answers 404); emits customer.deleted with the last body as data."""
+    sandbox.store.delete(CUSTOMER, customer_id)
+    return Response(status_code=204)

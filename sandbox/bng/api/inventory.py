@@ -28,6 +28,11 @@ async def list_inventory(
     return json(page.model_dump(mode="json"))
 
 
+@router.get("/{sku}/{warehouse}", response_model=InventoryLevel)
+async def get_inventory(sandbox: Sandbox, sku: str, warehouse: str) -> JSONResponse:
+    return json(sandbox.store.require(INVENTORY, f"{sku}/{warehouse}"))
+
+
 @router.put("/{sku}/{warehouse}", response_model=InventoryLevel)
 async def set_inventory(sandbox: Sandbox, sku: str, warehouse: str, level: InventoryUpdate) -> JSONResponse:
     strict = sandbox.config.strict_references

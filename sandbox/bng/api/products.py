@@ -1,11 +1,11 @@
-"""``/api/v1/products``: emits product.updated."""
+"""``/api/v1/products``: emits product.created, product.updated and product.deleted."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from clients.bng.models import Product
 from sandbox.bng.api.deps import ApiClient, PagingParams, api_dependencies, idempotent, json
@@ -39,3 +39,13 @@ async def update_product(
 ) -> JSONResponse:
     """Partial update: only the fields sent change; the result must still be a valid Product."""
     return json(sandbox.store.update_product(sku, changes))
+
+
+@router.delete("/{sku}", status_code=204, response_class=Response)
+async def delete_product(sandbox: Sandbox, sku: str) -> Response:
+    """Delete for good (GET then answers 404); emits product.deleted with the last body as data.
+
+    Inventory levels of the SKU are left as they are, as are orders naming it.
+    """
+    sandbox.store.delete(PRODUCT, sku)
+    return Response(status_code=204)

@@ -1,6 +1,16 @@
 """MI transaction handlers; importing this package registers them all in HANDLERS."""
 
-from sandbox.m3.transactions import ars, crs610, delivery_invoice, mms200, ois100_batch, ois100_orders
+from sandbox.m3.transactions import (
+    ars,
+    crs610,
+    crs620,
+    delivery_invoice,
+    mms060,
+    mms200,
+    mms850,
+    ois100_batch,
+    ois100_orders,
+)
 from sandbox.m3.transactions.base import HANDLERS, Context, Handler, Record, Row
 
 __all__ = [
@@ -11,8 +21,11 @@ __all__ = [
     "Row",
     "ars",
     "crs610",
+    "crs620",
     "delivery_invoice",
+    "mms060",
     "mms200",
+    "mms850",
     "ois100_batch",
     "ois100_orders",
 ]

@@ -51,6 +51,12 @@ class Context:
     config: M3SandboxConfig
     bods: BodPublisher
     now: datetime
+    # The call's maxrecs (0 = all rows): list handlers stop reading there.
+    maxrecs: int = 0
+
+    @property
+    def limit(self) -> int | None:
+        return self.maxrecs or None
 
     @property
     def today(self) -> date:

@@ -1,0 +1,262 @@
+"""Full reconciliation of one entity, a page at a time: find every record that differs between
+BNG and M3 (or exists on one side only) and have its entity workflow fix it.
+
+Pass 1 pages through M3's list transaction and compares each record with its BNG counterpart;
+pass 2 pages through BNG for the records no link knows and M3 lacks. Only one page is held at a
+time, so memory stays bounded however many records there are. Fixes go through the records'
+own workflows (update-with-start), never around them: a reconciliation running while events
+flow cannot race an event's write, and every fix is reported with what it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.connections import Connections
+from activities.errors import classified_errors
+from activities.heartbeat import auto_heartbeat
+from activities.master_data.bng_records import BngRecords, bng_records
+from activities.master_data.m3_records import m3_records
+from activities.master_data.sync import _implied_m3_key, _key_parts, bng_key_for_m3
+from mapping.ownership import PlanAction, SyncPlan, entity_spec, from_bng, from_m3, plan_sync
+from storage import xref
+from workflows.sync_models import RecordChanged, SyncOutcome
+
+# Differences listed in a report; the counts cover all of them.
+DIFFERENCES_KEPT = 200
+# Fixes in flight at once, per page.
+FIX_CONCURRENCY = 8
+
+
+class ReconcilePageInput(BaseModel):
+    entity: str
+    page_size: int = 200
+    # Pass 1 continues after this M3 key; pass 2 from this BNG cursor.
+    after: str | None = None
+    cursor: str | None = None
+    fix: bool = True
+
+
+class Difference(BaseModel):
+    bng_key: str
+    m3_key: str | None
+    kind: str
+    to_m3: list[str] = Field(default_factory=list)
+    to_bng: list[str] = Field(default_factory=list)
+    outcome: str = ""
+    # The agreed state of an equal, unlinked record; kept out of reports.
+    state: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+
+class PageReport(BaseModel):
+    examined: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+    differences: list[Difference] = Field(default_factory=list)
+    # Where the next page starts; None when this pass is done.
+    next_after: str | None = None
+    next_cursor: str | None = None
+
+
+class RunRecord(BaseModel):
+    entity: str
+    trigger: str = "schedule"
+    run_id: int | None = None
+    status: str = "completed"
+    counts: dict[str, int] = Field(default_factory=dict)
+    differences: list[Difference] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Reconciler:
+    """Reconciliation activities; they start and update entity workflows, so they need a client."""
+
+    def __init__(self, connections: Connections, client: Client) -> None:
+        self._c = connections
+        self._client = client
+
+    @activity.defn
+    @auto_heartbeat
+    async def reconcile_m3_page(self, data: ReconcilePageInput) -> PageReport:
+        m3_side = m3_records(data.entity, self._c.m3, self._c.settings)
+        bng_side = bng_records(data.entity, self._c.bng)
+        with classified_errors():
+            page = await m3_side.page(data.after, data.page_size)
+        links = await asyncio.to_thread(self._links, data.entity, m3_keys=list(page.records))
+        found: list[Difference] = []
+        limit = asyncio.Semaphore(FIX_CONCURRENCY)
+
+        async def compare(m3_key: str, m3_raw: Mapping[str, str]) -> None:
+            link = links.get(m3_key)
+            bng_key = link.bng_key if link else bng_key_for_m3(data.entity, m3_key)
+            async with limit:
+                with classified_errors():
+                    bng_raw = await bng_side.read(bng_key)
+            synced = dict(link.synced_state) if link and link.synced_state is not None else None
+            difference = _compare(data.entity, bng_key, m3_key, bng_raw, dict(m3_raw), synced, linked=link)
+            if difference is not None:
+                found.append(difference)
+
+        await asyncio.gather(*(compare(key, raw) for key, raw in page.records.items()))
+        report = await self._settle(data, found, examined=len(page.records))
+        report.next_after = page.last_key
+        return report
+
+    @activity.defn
+    @auto_heartbeat
+    async def reconcile_bng_page(self, data: ReconcilePageInput) -> PageReport:
+        """BNG records that pass 1 could not see: unlinked, and not in M3 under their own key."""
+        m3_side = m3_records(data.entity, self._c.m3, self._c.settings)
+        bng_side = bng_records(data.entity, self._c.bng)
+        with classified_errors():
+            records, next_cursor = await bng_side.page(data.cursor, data.page_size)
+        links = await asyncio.to_thread(self._links, data.entity, bng_keys=list(records))
+        found: list[Difference] = []
+        for bng_key, bng_raw in records.items():
+            if bng_key in links:
+                continue  # linked: pass 1 compared it with its M3 record
+            implied = _implied_m3_key(data.entity, bng_key) or _external(bng_side, bng_raw)
+            with classified_errors():
+                m3_raw = await m3_side.read(implied) if implied else None
+            if m3_raw is not None:
+                continue  # pass 1 met it under its M3 key
+            difference = _compare(data.entity, bng_key, implied, bng_raw, None, None, linked=None)
+            if difference is not None:
+                found.append(difference)
+        report = await self._settle(data, found, examined=len(records))
+        report.next_cursor = next_cursor
+        return report
+
+    async def _settle(
+        self, data: ReconcilePageInput, found: list[Difference], *, examined: int
+    ) -> PageReport:
+        counts: Counter[str] = Counter({"examined": examined, "in_sync": examined - len(found)})
+        counts.update(difference.kind for difference in found)
+        if data.fix:
+            # Equal on both sides but never linked (an initial load): only the store needs to learn
+            # it, and no system is written, so no workflow has to be involved.
+            unlinked = [d for d in found if d.kind == "unlinked" and d.m3_key is not None]
+            await asyncio.to_thread(self._link_equal, data.entity, unlinked)
+            counts["linked"] += len(unlinked)
+            to_fix = [d for d in found if d.kind != "unlinked"]
+        if data.fix and to_fix:
+            limit = asyncio.Semaphore(FIX_CONCURRENCY)
+
+            async def fix(difference: Difference) -> None:
+                async with limit:
+                    outcome = await self._fix(data.entity, difference)
+                difference.outcome = outcome.outcome
+                counts[f"outcome_{outcome.outcome}"] += 1
+                counts["fixed_in_m3"] += bool(outcome.m3_fields)
+                counts["fixed_in_bng"] += bool(outcome.bng_fields)
+
+            await asyncio.gather(*(fix(difference) for difference in to_fix))
+        return PageReport(examined=examined, counts=dict(counts), differences=found[:DIFFERENCES_KEPT])
+
+    async def _fix(self, entity: str, difference: Difference) -> SyncOutcome:
+        # Imported here: the starter module imports workflow code, which imports this package.
+        from starter.sync_routing import sync_now
+
+        change = RecordChanged(m3_key=difference.m3_key, reason="reconciliation")
+        settings = self._c.settings
+        return await sync_now(
+            self._client,
+            settings.task_queue,
+            entity,
+            difference.bng_key,
+            change,
+            idle_minutes=settings.sync_idle_minutes,
+        )
+
+    @activity.defn
+    async def record_run(self, data: RunRecord) -> int:
+        """Open (no run_id) or close the reconciliation run's row in the store; returns its id."""
+
+        def write() -> int:
+            with self._c.sessions.begin() as session:
+                if data.run_id is None:
+                    return xref.start_run(session, data.entity, data.trigger).id
+                run = xref.finish_run(
+                    session,
+                    data.run_id,
+                    status=data.status,
+                    counts=data.counts,
+                    differences=[d.model_dump() for d in data.differences],
+                    error=data.error,
+                )
+                return run.id
+
+        return await asyncio.to_thread(write)
+
+    def _link_equal(self, entity: str, differences: list[Difference]) -> None:
+        with self._c.sessions.begin() as session:
+            for difference in differences:
+                assert difference.m3_key is not None
+                xref.record_synced(
+                    session,
+                    entity,
+                    cono=self._c.settings.m3_cono,
+                    bng_key=difference.bng_key,
+                    m3_key=difference.m3_key,
+                    state=difference.state,
+                )
+                difference.outcome = "linked"
+
+    def _links(
+        self, entity: str, *, m3_keys: list[str] | None = None, bng_keys: list[str] | None = None
+    ) -> dict[str, xref.EntityLink]:
+        cono = self._c.settings.m3_cono
+        with self._c.sessions() as session:
+            if m3_keys is not None:
+                return xref.links_by_m3_keys(session, entity, cono, m3_keys)
+            return xref.links_by_bng_keys(session, entity, cono, bng_keys or [])
+
+
+def _external(bng_side: BngRecords, bng_raw: Mapping[str, Any]) -> str | None:
+    field = bng_side.external_id_field
+    value = bng_raw.get(field) if field else None
+    return value if isinstance(value, str) and value else None
+
+
+def _compare(
+    entity: str,
+    bng_key: str,
+    m3_key: str | None,
+    bng_raw: Mapping[str, Any] | None,
+    m3_raw: Mapping[str, str] | None,
+    synced: dict[str, str] | None,
+    *,
+    linked: xref.EntityLink | None,
+) -> Difference | None:
+    """The difference between the two sides of one record, or None if they agree."""
+    bng = from_bng(entity, bng_raw).values if bng_raw is not None else None
+    m3 = from_m3(entity, m3_raw) if m3_raw is not None else None
+    plan: SyncPlan = plan_sync(
+        entity_spec(entity), bng=bng, m3=m3, synced=synced, key_parts=_key_parts(entity, bng_key)
+    )
+    if plan.action is PlanAction.NOTHING:
+        return None
+    if plan.action is PlanAction.IN_SYNC and linked is not None and synced == plan.desired:
+        return None
+    kind = {
+        PlanAction.IN_SYNC: "unlinked",
+        PlanAction.UPDATE: "differs",
+        PlanAction.CREATE_IN_M3: "missing_in_m3",
+        PlanAction.CREATE_IN_BNG: "missing_in_bng",
+        PlanAction.DEACTIVATE_IN_M3: "deleted_in_bng",
+        PlanAction.CONFLICT: "conflict",
+    }[plan.action]
+    return Difference(
+        bng_key=bng_key,
+        m3_key=m3_key,
+        kind=kind,
+        to_m3=sorted(plan.to_m3),
+        to_bng=sorted(plan.to_bng),
+        state=plan.desired if kind == "unlinked" else {},
+    )

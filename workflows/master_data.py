@@ -1,0 +1,353 @@
+"""Master-data sync: one durable workflow per record (customer, product, supplier, balance).
+
+Events from both systems (BNG webhooks, M3 BODs) and reconciliation arrive as "this record
+changed". Changes to one record are handled one at a time, in order, so two events can never
+race each other's writes; different records run in parallel workflows. Each change:
+
+1. inspect the record in BNG and M3 against the last synced state, by field ownership;
+2. park it for an operator if both sides changed a shared field (a conflict), if it matches
+   several M3 records (ambiguous), or if it cannot be mapped; an operator resolves it;
+3. otherwise create it where it is missing, or write the changed fields where they are owned,
+   and remember the new synced state. A change that only reflects m3bng's own last write (an
+   echo) finds nothing to do.
+
+The workflow finishes after a quiet spell and continues as new before its history grows large.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR
+    from activities.master_data.sync import (
+        STALE_SYNC_STATE,
+        Applied,
+        ApplyInput,
+        InspectInput,
+        Inspection,
+        MasterDataActivities,
+    )
+    from mapping.engine import FieldError
+    from mapping.ownership import PlanAction, Side
+    from workflows import search_attributes as sa
+    from workflows.activity_options import SYSTEM_CALL
+    from workflows.sync_models import (
+        EntitySyncInput,
+        EntitySyncView,
+        RecordChanged,
+        Resolution,
+        SyncAttention,
+        SyncOutcome,
+        SyncState,
+        SyncStep,
+    )
+
+# Continue as new after this many changes even if Temporal does not suggest it yet.
+CHANGES_PER_RUN = 500
+HISTORY_KEPT = 50
+# Rounds of inspect-and-write per change: a create is followed by a second look that settles the
+# fields the new record got from its system's defaults.
+MAX_ROUNDS = 3
+
+
+class _Parked(Exception):
+    def __init__(self, attention: SyncAttention) -> None:
+        super().__init__(attention.summary)
+        self.attention = attention
+
+
+@workflow.defn
+class EntitySyncWorkflow:
+    @workflow.init
+    def __init__(self, data: EntitySyncInput) -> None:
+        self._entity = data.entity
+        self._bng_key = data.bng_key
+        self._m3_key = data.m3_key
+        self._attention = data.attention
+        self._history = list(data.history)
+        self._changes_seen = data.changes_seen
+        self._queue: list[tuple[int, RecordChanged]] = []
+        self._resolution: tuple[int, Resolution] | None = None
+        self._outcomes: dict[int, SyncOutcome] = {}
+        self._next_ticket = 0
+        self._syncing = False
+        for change in data.pending:
+            self._enqueue(change)
+
+    @workflow.run
+    async def run(self, data: EntitySyncInput) -> EntitySyncView:
+        changes_this_run = 0
+        self._publish_state()
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._queue) or self._resolution is not None,
+                    timeout=None if self._attention else timedelta(minutes=data.idle_minutes),
+                )
+            except TimeoutError:
+                if not self._queue and workflow.all_handlers_finished():
+                    return self.status()
+                continue
+            batch, self._queue = self._queue, []
+            resolution, self._resolution = self._resolution, None
+            outcome = await self._handle(batch, resolution)
+            for ticket, _ in batch:
+                self._outcomes[ticket] = outcome
+            if resolution is not None:
+                self._outcomes[resolution[0]] = outcome
+            changes_this_run += len(batch)
+            long_run = changes_this_run >= CHANGES_PER_RUN or workflow.info().is_continue_as_new_suggested()
+            if long_run and not self._queue and self._resolution is None and workflow.all_handlers_finished():
+                workflow.continue_as_new(
+                    EntitySyncInput(
+                        entity=self._entity,
+                        bng_key=self._bng_key,
+                        m3_key=self._m3_key,
+                        idle_minutes=data.idle_minutes,
+                        attention=self._attention,
+                        changes_seen=self._changes_seen,
+                        history=self._history,
+                    )
+                )
+
+    # -- messages ----------------------------------------------------------------------------
+
+    @workflow.signal
+    def record_changed(self, change: RecordChanged) -> None:
+        self._enqueue(change)
+
+    @workflow.update
+    async def sync_now(self, change: RecordChanged) -> SyncOutcome:
+        """Like the signal, but answers with what the sync did: reconciliation counts on it."""
+        ticket = self._enqueue(change)
+        await workflow.wait_condition(lambda: ticket in self._outcomes)
+        return self._outcomes.pop(ticket)
+
+    @workflow.update
+    async def resolve(self, resolution: Resolution) -> SyncOutcome:
+        ticket = self._take_ticket()
+        self._resolution = (ticket, resolution)
+        await workflow.wait_condition(lambda: ticket in self._outcomes)
+        return self._outcomes.pop(ticket)
+
+    @resolve.validator
+    def _validate_resolve(self, resolution: Resolution) -> None:
+        if self._attention is None:
+            raise ValueError("nothing to resolve: the record is not parked")
+        if self._attention.kind == "conflict" and resolution.winner is None:
+            raise ValueError("a conflict is resolved by choosing a winner: bng or m3")
+        if self._attention.kind == "ambiguous-match" and not (resolution.link_to or resolution.create_new):
+            raise ValueError("an ambiguous match is resolved with link_to=<M3 key> or create_new")
+
+    @workflow.query
+    def status(self) -> EntitySyncView:
+        return EntitySyncView(
+            entity=self._entity,
+            bng_key=self._bng_key,
+            m3_key=self._m3_key,
+            state=self._state(),
+            attention=self._attention,
+            pending=len(self._queue),
+            changes_seen=self._changes_seen,
+            history=self._history,
+        )
+
+    # -- the process -------------------------------------------------------------------------
+
+    async def _handle(
+        self, batch: list[tuple[int, RecordChanged]], resolution: tuple[int, Resolution] | None
+    ) -> SyncOutcome:
+        # Every queued change says "look again"; one look at the latest state answers them all.
+        last = batch[-1][1] if batch else RecordChanged(reason="operator resolution")
+        self._changes_seen += len(batch)
+        if last.m3_key:
+            self._m3_key = self._m3_key or last.m3_key
+        self._syncing = True
+        self._publish_state()
+        try:
+            outcome = await self._sync(last.origin, resolution[1] if resolution else None)
+            self._attention = None
+        except _Parked as parked:
+            self._attention = parked.attention
+            outcome = SyncOutcome(outcome="parked", detail=parked.attention.summary)
+        finally:
+            self._syncing = False
+        trigger = "resolution" if resolution else (last.reason or f"{last.origin or 'reconcile'} change")
+        if len(batch) > 1:
+            trigger += f" (+{len(batch) - 1} coalesced)"
+        detail = outcome.detail or ", ".join(outcome.m3_fields + outcome.bng_fields)
+        self._history = [
+            *self._history,
+            SyncStep(at=workflow.now(), trigger=trigger, outcome=outcome.outcome, detail=detail),
+        ][-HISTORY_KEPT:]
+        self._publish_state()
+        return outcome
+
+    async def _sync(self, origin: Side | None, resolution: Resolution | None) -> SyncOutcome:
+        created: Applied | None = None
+        for _ in range(MAX_ROUNDS):
+            inspection = await self._inspect(origin, resolution)
+            resolution = None  # an operator's decision applies to the first look only
+            plan = inspection.plan
+            if plan.action in (PlanAction.CREATE_IN_M3, PlanAction.CREATE_IN_BNG):
+                created = await self._write("create_record", inspection)
+                origin = Side.M3 if created.created is Side.M3 else Side.BNG
+                continue
+            if plan.action is PlanAction.NOTHING:
+                return SyncOutcome(outcome="nothing", detail="the record exists in neither system")
+            settled = inspection.version is not None and inspection.synced == plan.desired
+            if plan.action is PlanAction.IN_SYNC and settled:
+                if created is not None:
+                    return _created(created)
+                return SyncOutcome(outcome="echo" if plan.echo else "in-sync", not_owned=plan.not_owned)
+            try:
+                applied = await self._write("apply_plan", inspection)
+            except _Stale:
+                continue  # someone else recorded a newer state meanwhile: look again
+            if created is not None:
+                created.bng_fields += applied.bng_fields
+                created.m3_fields += applied.m3_fields
+                return _created(created)
+            kind = "deactivated" if plan.action is PlanAction.DEACTIVATE_IN_M3 else "updated"
+            if not applied.m3_fields and not applied.bng_fields:
+                kind = "in-sync"
+            return SyncOutcome(
+                outcome=kind,
+                m3_fields=applied.m3_fields,
+                bng_fields=applied.bng_fields,
+                not_owned=plan.not_owned,
+            )
+        return SyncOutcome(
+            outcome="failed", detail=f"not settled after {MAX_ROUNDS} rounds; the next change retries"
+        )
+
+    async def _inspect(self, origin: Side | None, resolution: Resolution | None) -> Inspection:
+        inspection = await workflow.execute_activity_method(
+            MasterDataActivities.inspect_record,
+            InspectInput(
+                entity=self._entity,
+                bng_key=self._bng_key,
+                m3_key=self._m3_key,
+                origin=origin,
+                resolve=resolution.winner if resolution else None,
+                link_to=resolution.link_to if resolution else None,
+                create_new=resolution.create_new if resolution else False,
+            ),
+            **SYSTEM_CALL,
+        )
+        if inspection.m3_key:
+            self._m3_key = inspection.m3_key
+        now = workflow.now()
+        if inspection.candidates:
+            names = ",".join(c.m3_key for c in inspection.candidates)
+            raise _Parked(
+                SyncAttention(
+                    kind="ambiguous-match",
+                    summary=f"matches {len(inspection.candidates)} M3 records ({names}): link one or add new",
+                    candidates=[c.model_dump() for c in inspection.candidates],
+                    since=now,
+                )
+            )
+        if inspection.invalid:
+            raise _Parked(_invalid_attention(inspection.invalid, now))
+        if inspection.plan.action is PlanAction.CONFLICT:
+            fields = ", ".join(c.field for c in inspection.plan.conflicts)
+            raise _Parked(
+                SyncAttention(
+                    kind="conflict",
+                    summary=f"changed in both BNG and M3 since the last sync: {fields}",
+                    conflicts=inspection.plan.conflicts,
+                    bng=inspection.bng,
+                    m3=inspection.m3,
+                    synced=inspection.synced,
+                    since=now,
+                )
+            )
+        return inspection
+
+    async def _write(self, activity_name: str, inspection: Inspection) -> Applied:
+        assert inspection.m3_key is not None
+        activity = {
+            "create_record": MasterDataActivities.create_record,
+            "apply_plan": MasterDataActivities.apply_plan,
+        }[activity_name]
+        try:
+            return await workflow.execute_activity_method(
+                activity,
+                ApplyInput(
+                    entity=self._entity,
+                    bng_key=self._bng_key,
+                    m3_key=inspection.m3_key,
+                    plan=inspection.plan,
+                    expected_version=inspection.version,
+                ),
+                **SYSTEM_CALL,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not isinstance(cause, ApplicationError):
+                raise
+            if cause.type == STALE_SYNC_STATE:
+                raise _Stale() from error
+            now = workflow.now()
+            if cause.type == INVALID_RECORD:
+                details = cause.details[0] if cause.details else []
+                raise _Parked(
+                    _invalid_attention([FieldError.model_validate(d) for d in details], now)
+                ) from error
+            if cause.type in (M3_BUSINESS_ERROR, BNG_BUSINESS_ERROR):
+                kind = "m3-rejected" if cause.type == M3_BUSINESS_ERROR else "bng-rejected"
+                raise _Parked(SyncAttention(kind=kind, summary=cause.message, since=now)) from error
+            raise
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _take_ticket(self) -> int:
+        self._next_ticket += 1
+        return self._next_ticket
+
+    def _enqueue(self, change: RecordChanged) -> int:
+        ticket = self._take_ticket()
+        self._queue.append((ticket, change))
+        return ticket
+
+    def _state(self) -> SyncState:
+        if self._attention is not None:
+            return SyncState.NEEDS_ATTENTION
+        return SyncState.SYNCING if (self._syncing or self._queue) else SyncState.IN_SYNC
+
+    def _publish_state(self) -> None:
+        workflow.upsert_search_attributes(
+            [
+                sa.SYNC_ENTITY.value_set(self._entity),
+                sa.SYNC_KEY.value_set(self._bng_key),
+                sa.SYNC_STATE.value_set(self._state().value),
+            ]
+        )
+
+
+class _Stale(Exception):
+    pass
+
+
+def _created(applied: Applied) -> SyncOutcome:
+    where = "M3" if applied.created is Side.M3 else "BNG"
+    return SyncOutcome(
+        outcome="created",
+        m3_fields=applied.m3_fields,
+        bng_fields=applied.bng_fields,
+        detail=f"created in {where}",
+    )
+
+
+def _invalid_attention(errors: list[FieldError], now: datetime) -> SyncAttention:
+    return SyncAttention(
+        kind="invalid-record",
+        summary="; ".join(error.message for error in errors),
+        errors=errors,
+        since=now,
+    )
