@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.connections import Connections
-from activities.errors import BNG_BUSINESS_ERROR, M3_ALREADY_EXISTS, classified_errors
+from activities.errors import BNG_BUSINESS_ERROR, classified_errors
 from activities.heartbeat import auto_heartbeat
+from activities.master_data.m3_records import M3Customers, deterministic_key
+from activities.master_data.sync import NEW_M3_KEY_PREFIX
 from clients.bng.models import Customer
-from clients.m3.errors import M3BusinessError
-from mapping.engine import apply_mapping
-from mapping.loader import load_lookups, load_mapping
+from mapping.ownership import from_bng
 from storage import xref
 
 
@@ -27,12 +25,6 @@ class EnsureCustomerInput(BaseModel):
 class EnsuredCustomer(BaseModel):
     cuno: str
     created: bool = False
-
-
-def deterministic_cuno(bng_customer_id: str) -> str:
-    """A stable M3 customer number for an auto-created customer, so a retried Add finds its own."""
-    digest = hashlib.sha256(bng_customer_id.encode()).digest()
-    return "W" + base64.b32encode(digest).decode()[:9]
 
 
 class M3CustomerActivities:
@@ -58,6 +50,7 @@ class M3CustomerActivities:
         return EnsuredCustomer(cuno=cuno, created=created)
 
     async def _create_in_m3(self, customer: Customer) -> str:
+        """The same creation as master-data sync: deterministic CUNO, linked before M3 has it."""
         settings = self._c.settings
         if not settings.m3_auto_create_customers:
             raise ApplicationError(
@@ -65,26 +58,19 @@ class M3CustomerActivities:
                 type=BNG_BUSINESS_ERROR,
                 non_retryable=True,
             )
-        mapped = apply_mapping(
-            load_mapping("customer.bng_to_m3"),
-            customer.model_dump(mode="json"),
-            context={"CUTM": settings.m3_customer_template},
-            lookups=load_lookups(),
-        )
-        if mapped.errors:
-            problems = "; ".join(e.message for e in mapped.errors)
+        record = customer.model_dump(mode="json")
+        cuno = deterministic_key(NEW_M3_KEY_PREFIX["customer"], customer.CustomerID)
+        projection = from_bng("customer", record, {"CUNO": cuno, "CUTM": settings.m3_customer_template})
+        if projection.errors:
+            problems = "; ".join(e.message for e in projection.errors)
             raise ApplicationError(
                 f"BNG customer {customer.CustomerID} cannot be created in M3: {problems}",
-                [e.model_dump() for e in mapped.errors],
+                [e.model_dump() for e in projection.errors],
                 type=BNG_BUSINESS_ERROR,
                 non_retryable=True,
             )
-        cuno = deterministic_cuno(customer.CustomerID)
-        try:
-            await self._c.m3.execute("CRS610MI", "Add", {**mapped.values, "CUNO": cuno})
-        except M3BusinessError as error:
-            if error.code != M3_ALREADY_EXISTS:
-                raise
+        await asyncio.to_thread(self._link, customer.CustomerID, cuno)
+        await M3Customers(self._c.m3, settings).create(cuno, projection.values, record)
         return cuno
 
     def _linked_cuno(self, bng_customer_id: str) -> str | None:

@@ -25,6 +25,7 @@ from clients.bng.client import BngClient
 from clients.temporal_connection import connect
 from sandbox.bng.demo_data import make_demo_orders
 from settings import Settings
+from starter.schedules import ensure_reconcile_schedules
 from starter.stack import TEMPORAL_UI_PORT, EmbeddedStack
 from workflows.models import OrderView, Stage, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
@@ -170,6 +171,8 @@ async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle
     try:
         stack.start()
         client = await connect(settings)
+        # Master data: a full reconciliation per entity on a Temporal Schedule; events do the rest.
+        await ensure_reconcile_schedules(client, settings)
         async with BngClient(
             settings.bng_base_url,
             client_id=settings.bng_client_id,

@@ -63,6 +63,8 @@ def alembic_config(connection: Connection) -> Config:
     config = Config()
     # The value goes through configparser interpolation, where "%" is special.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    # New revisions are named by their id, e.g. rev_id="0003_purchase_orders" -> 0003_purchase_orders.py.
+    config.set_main_option("file_template", "%%(rev)s")
     config.attributes["connection"] = connection
     return config
 

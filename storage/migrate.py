@@ -5,6 +5,10 @@
     python -m storage.migrate downgrade REV     # e.g. 0001_initial, or base (drops everything)
 
 The database is settings' DATABASE_URL (default sqlite:///var/m3bng.db).
+
+A new revision, from the models' difference to a database at head (then ruff --fix/format it):
+    alembic.command.revision(storage.db.alembic_config(connection), "purchase orders",
+                             autogenerate=True, rev_id="0003_purchase_orders")
 """
 
 from __future__ import annotations

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import tracemalloc
 import uuid
+from datetime import timedelta
 
+from starter.schedules import ensure_reconcile_schedules
 from tests.conftest import Stack
 from tests.test_master_data import eventually, m3_call, m3_get, m3_knobs, settled
 from workflows.reconcile import ReconcileInput, ReconcileReport, ReconcileWorkflow
+from workflows.sync_models import ENTITIES
 
 
 async def reconcile(stack: Stack, entity: str, *, fix: bool = True, page_size: int = 200) -> ReconcileReport:
@@ -107,3 +110,20 @@ async def test_reconciliation_of_thousands_of_items_pages_with_bounded_memory(st
     # Everything the test process allocated meanwhile (worker, activities, clients) stayed small.
     assert peak < 64 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     assert (await _product(stack, products[0]["SKU"]) or {}).get("Name") == f"Seeded item {prefix}00001"[:30]
+
+
+async def test_reconciliation_schedules_are_created_then_updated(stack: Stack) -> None:
+    ids = await ensure_reconcile_schedules(stack.client, stack.settings)
+    try:
+        assert ids == [f"reconcile-{entity}" for entity in ENTITIES]
+        described = await stack.client.get_schedule_handle("reconcile-customer").describe()
+        assert described.schedule.spec.intervals[0].every == timedelta(
+            minutes=stack.settings.reconcile_every_minutes
+        )
+        faster = stack.settings.model_copy(update={"reconcile_every_minutes": 15.0})
+        await ensure_reconcile_schedules(stack.client, faster)
+        described = await stack.client.get_schedule_handle("reconcile-customer").describe()
+        assert described.schedule.spec.intervals[0].every == timedelta(minutes=15)
+    finally:
+        for schedule_id in ids:
+            await stack.client.get_schedule_handle(schedule_id).delete()

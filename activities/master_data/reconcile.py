@@ -143,7 +143,7 @@ class Reconciler:
             # it, and no system is written, so no workflow has to be involved.
             unlinked = [d for d in found if d.kind == "unlinked" and d.m3_key is not None]
             await asyncio.to_thread(self._link_equal, data.entity, unlinked)
-            counts["linked"] += len(unlinked)
+            counts["linked"] += sum(d.outcome == "linked" for d in unlinked)
             to_fix = [d for d in found if d.kind != "unlinked"]
         if data.fix and to_fix:
             limit = asyncio.Semaphore(FIX_CONCURRENCY)
@@ -198,15 +198,20 @@ class Reconciler:
         with self._c.sessions.begin() as session:
             for difference in differences:
                 assert difference.m3_key is not None
-                xref.record_synced(
-                    session,
-                    entity,
-                    cono=self._c.settings.m3_cono,
-                    bng_key=difference.bng_key,
-                    m3_key=difference.m3_key,
-                    state=difference.state,
-                )
-                difference.outcome = "linked"
+                try:
+                    with session.begin_nested():
+                        xref.record_synced(
+                            session,
+                            entity,
+                            cono=self._c.settings.m3_cono,
+                            bng_key=difference.bng_key,
+                            m3_key=difference.m3_key,
+                            state=difference.state,
+                        )
+                    difference.outcome = "linked"
+                except xref.XrefConflictError as error:
+                    # One side is linked to another record: an operator's case, not this batch's.
+                    difference.outcome = f"not linked: {error}"
 
     def _links(
         self, entity: str, *, m3_keys: list[str] | None = None, bng_keys: list[str] | None = None

@@ -116,7 +116,9 @@ def test_sync_customer_party_master() -> None:
     assert bod.customer_number == "C000000001"
     assert (bod.name, bod.status_code) == ("Velo Shop Berlin", "20")
     assert (bod.phone, bod.email) == ("+49 30 1234567", "einkauf@veloshop.example")
-    assert bod.address == PartyAddress(lines=["Torstrasse 101"], city="Berlin", postal_code="10119", country="DE")
+    assert bod.address == PartyAddress(
+        lines=["Torstrasse 101"], city="Berlin", postal_code="10119", country="DE"
+    )
     assert bod.addresses == [
         PartyAddress(
             lines=["Lagerweg 5", "Tor 3"],
@@ -182,7 +184,7 @@ def test_master_data_missing_key_is_named_by_path() -> None:
     xml = fixture("SyncCustomerPartyMaster").replace(b">C000000001</ID>", b"></ID>")
     with pytest.raises(BodParseError, match=r"CustomerPartyMaster/PartyIDs/ID"):
         parse_bod(xml)
-    xml = fixture("SyncInventoryCount").replace(b"<Quantity unitCode=\"EA\">498", b"<Quantity>many")
+    xml = fixture("SyncInventoryCount").replace(b'<Quantity unitCode="EA">498', b"<Quantity>many")
     with pytest.raises(BodParseError, match="Quantity is not a number"):
         parse_bod(xml)
 

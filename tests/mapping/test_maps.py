@@ -67,9 +67,12 @@ def map_order(order: dict[str, Any]) -> Any:
 
 
 def test_all_packaged_maps_load() -> None:
-    assert available_mappings() == ["customer.bng_to_m3", "order.bng_to_m3", "product.bng_to_m3"]
+    entities = ("customer", "inventory", "order", "product", "supplier")
+    directions = {name.rsplit(".", 1)[1] for name in available_mappings()}
+    assert directions == {"bng_to_m3", "m3_to_bng"}
+    assert {name.split(".")[0] for name in available_mappings()} == set(entities)
     for name in available_mappings():
-        assert load_mapping(name).target_system == "m3"
+        assert load_mapping(name).target_system == name.rsplit("_", 1)[1]
 
 
 def test_order_map_gives_the_expected_m3_values() -> None:
@@ -205,6 +208,7 @@ def test_product_map(category: str | None, itcl: str | None) -> None:
         "Description": "A sturdy trekking bike. " * 4,
         "ProductCategory": category,
         "UnitOfMeasure": "ea",
+        "Status": "Active",
     }
     result = apply_mapping(load_mapping("product.bng_to_m3"), product, lookups=load_lookups())
     assert result.ok
@@ -214,6 +218,7 @@ def test_product_map(category: str | None, itcl: str | None) -> None:
         "FUDS": ("A sturdy trekking bike. " * 3)[:60].rstrip(),
         "UNMS": "EA",
         "STAT": "20",
+        "MABU": "2",
     }
     if itcl is not None:
         expected["ITCL"] = itcl

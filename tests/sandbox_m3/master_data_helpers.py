@@ -30,7 +30,11 @@ def page_through(
     client: httpx.Client, program: str, transaction: str, key: str, maxrecs: int, **fields: str
 ) -> tuple[list[str], int]:
     """Page a list the way the integration does: each page starts at the last key seen (the start
-    key is inclusive, so the repeated first row is skipped). Returns (keys, number of calls)."""
+    key is inclusive, so the repeated first row is skipped). Returns (keys, number of calls).
+
+    With an inclusive start key a page of one row can never move on, so maxrecs must be at least 2.
+    """
+    assert maxrecs >= 2
     keys: list[str] = []
     start = ""
     calls = 0
@@ -47,4 +51,5 @@ def page_through(
         keys.extend(page)
         if len(rows) < maxrecs:
             return keys, calls
+        assert rows[-1][key] != start, "no progress"
         start = rows[-1][key]

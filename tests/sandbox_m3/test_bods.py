@@ -137,7 +137,9 @@ def test_lifecycle_to_77_publishes_bods_at_least_once_in_order(
     assert invoice.findtext(f"{invoice_header}/o:ShipmentReference/o:DocumentID/o:ID", namespaces=NS) == dlix
 
     counts = [
-        ET.fromstring(m.payload) for m in bods.messages if m.parameters["documentName"] == "SyncInventoryCount"
+        ET.fromstring(m.payload)
+        for m in bods.messages
+        if m.parameters["documentName"] == "SyncInventoryCount"
     ]
     count_header = "o:DataArea/o:InventoryCount/o:InventoryCountHeader"
     assert [c.findtext(f"{count_header}/o:DocumentID/o:ID", namespaces=NS) for c in counts] == [

@@ -97,7 +97,9 @@ def test_add_get_change_and_list_addresses(m3: httpx.Client) -> None:
     v2_record(m3, "CRS610MI", "AddAddress", **{**ADDRESS, "ADRT": "3", "ADID": "INV", "CUA1": "Postfach 1"})
 
     record = v2_record(m3, "CRS610MI", "GetAddress", CUNO="C000000001", ADRT="1", ADID="BNG")
-    assert {k: record[k] for k in ("CUNO", "ADRT", "ADID", "CUNM", "CUA1", "CUA2", "TOWN", "PONO", "CSCD")} == {
+    assert {
+        k: record[k] for k in ("CUNO", "ADRT", "ADID", "CUNM", "CUA1", "CUA2", "TOWN", "PONO", "CSCD")
+    } == {
         "CUNO": "C000000001",
         "ADRT": "1",
         "ADID": "BNG",
@@ -149,7 +151,9 @@ def test_address_noks(m3: httpx.Client) -> None:
 
 # Customers: search and paging.
 def test_search_customer(m3: httpx.Client) -> None:
-    add_customer(m3, "C000000010", "Velo Shop Hamburg", TOWN="Hamburg", PONO="20095", MAIL="Info@Velo-HH.example")
+    add_customer(
+        m3, "C000000010", "Velo Shop Hamburg", TOWN="Hamburg", PONO="20097", MAIL="Info@Velo-HH.example"
+    )
 
     def search(query: str, **extra: str) -> list[str]:
         return [row["CUNO"] for row in v2_rows(m3, "CRS610MI", "SearchCustomer", SQRY=query, **extra)]
@@ -158,7 +162,8 @@ def test_search_customer(m3: httpx.Client) -> None:
     assert search('CUNM:"velo shop berlin"') == ["C000000001"]
     assert search("CUNM:velo") == []  # no star: the whole name must match
     assert search('TOWN:Hamburg AND CUNM:"Velo*"') == ["C000000010"]
-    assert search("town:hamburg and pono:20095") == ["C000000010"]
+    assert search("TOWN:hamburg") == ["C000000003", "C000000010"]
+    assert search("town:hamburg and pono:20097") == ["C000000010"]
     assert search("MAIL:info@velo-hh.example") == ["C000000010"]
     assert search("CUNO:C00000000*", maxrecs="2") == ["C000000001", "C000000002"]
     assert search("PONO:10%*") == []  # % is literal, not a wildcard
@@ -171,7 +176,7 @@ def test_search_customer(m3: httpx.Client) -> None:
     [
         ("CUNM velo", "expected FIELD:value at position 1"),
         ("CUNM:velo OR TOWN:Berlin", "expected AND at position 11"),
-        ("CUNM:velo AND", "expected FIELD:value at position 15"),
+        ("CUNM:velo AND", "expected FIELD:value at position 14"),
         ("CUTP:1", "field CUTP cannot be searched, use CUNO, CUNM, MAIL, PONO, PHNO, TOWN"),
         ('CUNM:""', "no value for CUNM"),
     ],
@@ -189,7 +194,7 @@ def test_customer_lst_by_number_pages_with_maxrecs(m3: httpx.Client) -> None:
     every = [row["CUNO"] for row in v2_rows(m3, "CRS610MI", "LstByNumber", maxrecs="0")]
     assert len(every) == len(DEMO_CUSTOMERS) + 7
 
-    for maxrecs in (1, 2, 3, 11, 50):
+    for maxrecs in (2, 3, 10, 11, 50):
         keys, _ = page_through(m3, "CRS610MI", "LstByNumber", "CUNO", maxrecs)
         assert keys == every, maxrecs
 
@@ -225,7 +230,9 @@ def test_supplier_add_get_update(m3: httpx.Client) -> None:
     v2_record(m3, "CRS620MI", "AddSupplier", **SUPPLIER)
 
     record = v2_record(m3, "CRS620MI", "GetBasicData", SUNO="S000000001")
-    assert {k: record[k] for k in ("CONO", "SUNO", "SUNM", "SUTY", "STAT", "CSCD", "CUCD", "TEPY", "PHNO")} == {
+    assert {
+        k: record[k] for k in ("CONO", "SUNO", "SUNM", "SUTY", "STAT", "CSCD", "CUCD", "TEPY", "PHNO")
+    } == {
         "CONO": "100",
         "SUNO": "S000000001",
         "SUNM": "Rahmenwerk Fahrradteile GmbH",
@@ -266,7 +273,7 @@ def test_supplier_lst_by_number_pages_with_maxrecs(m3: httpx.Client) -> None:
         v2_record(m3, "CRS620MI", "AddSupplier", **{**SUPPLIER, "SUNO": suno})
 
     assert [r["SUNO"] for r in v2_rows(m3, "CRS620MI", "LstByNumber", maxrecs="0")] == numbers
-    for maxrecs in (1, 3, 7, 8):
+    for maxrecs in (2, 3, 7, 8):
         assert page_through(m3, "CRS620MI", "LstByNumber", "SUNO", maxrecs)[0] == numbers
 
 
@@ -290,7 +297,9 @@ def test_add_itm_basic_needs_the_realistic_fields(m3: httpx.Client) -> None:
 
 
 def test_seed_items_then_page_items_and_balance_ids(m3: httpx.Client, admin: httpx.Client) -> None:
-    seeded = admin.post("/seed-items", json={"count": 250, "prefix": "PG-", "warehouse": "200", "quantity": 7})
+    seeded = admin.post(
+        "/seed-items", json={"count": 250, "prefix": "PG-", "warehouse": "200", "quantity": 7}
+    )
     assert seeded.json() == {"created": 250}
 
     every = [row["ITNO"] for row in v2_rows(m3, "MMS200MI", "LstItmByItm", maxrecs="0")]
@@ -318,12 +327,16 @@ def test_seed_items_then_page_items_and_balance_ids(m3: httpx.Client, admin: htt
 
 def test_seed_items_is_fast_idempotent_and_silent(m3: httpx.Client, admin: httpx.Client) -> None:
     started = time.monotonic()
-    first = admin.post("/seed-items", json={"count": 5000, "prefix": "BULK-", "warehouse": "100", "quantity": 12.5})
+    first = admin.post(
+        "/seed-items", json={"count": 5000, "prefix": "BULK-", "warehouse": "100", "quantity": 12.5}
+    )
     elapsed = time.monotonic() - started
 
     assert first.json() == {"created": 5000}
     assert elapsed < 3.0, elapsed
-    again = admin.post("/seed-items", json={"count": 5000, "prefix": "BULK-", "warehouse": "100", "quantity": 1})
+    again = admin.post(
+        "/seed-items", json={"count": 5000, "prefix": "BULK-", "warehouse": "100", "quantity": 1}
+    )
     assert again.json() == {"created": 0}
     assert admin.get("/outbox").json() == []
     balance = v2_record(m3, "MMS200MI", "GetItmWhsBal", WHLO="100", ITNO="BULK-05000")

@@ -379,7 +379,10 @@ def test_a_failed_run_keeps_its_error(session_factory: Factory) -> None:
 
 def test_latest_runs_newest_first_by_entity_and_limit(session_factory: Factory) -> None:
     entities = ["item", "customer", "item", "supplier", "item"]
-    ids = [in_transaction(session_factory, lambda s, e=e: start_run(s, e, "test").id) for e in entities]
+    ids = []
+    for entity in entities:  # one transaction each, as separate runs would be
+        with session_factory.begin() as session:
+            ids.append(start_run(session, entity, "test").id)
     with session_factory() as session:
         assert [run.id for run in latest_runs(session)] == ids[::-1]
         assert [run.id for run in latest_runs(session, "item")] == [ids[4], ids[2], ids[0]]

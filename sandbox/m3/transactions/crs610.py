@@ -246,7 +246,7 @@ def lst_addresses(ctx: Context, record: Record) -> list[Row]:
 # Search.
 SEARCH_FIELDS = ("CUNO", "CUNM", "MAIL", "PONO", "PHNO", "TOWN")
 _TERM = re.compile(r'\s*([A-Za-z0-9]+)\s*:\s*(?:"([^"]*)"|([^\s"]+))\s*')
-_AND = re.compile(r"AND\s+", re.IGNORECASE)
+_AND = re.compile(r"AND(?:\s+|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
