@@ -15,14 +15,21 @@ from clients.m3.errors import M3BusinessError
 from mapping.ownership import Side
 from tests.conftest import Stack
 from workflows.master_data import EntitySyncWorkflow
-from workflows.sync_models import EntitySyncView, Resolution, SyncState, entity_workflow_id
+from workflows.sync_models import (
+    EntitySyncInput,
+    EntitySyncView,
+    RecordChanged,
+    Resolution,
+    SyncState,
+    entity_workflow_id,
+)
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 20, what: str = "") -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 45, what: str = "") -> Any:
     """Poll until ``check`` returns something truthy; the last value is shown on timeout."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
@@ -408,3 +415,27 @@ async def test_wms_stock_count_in_bng_is_adjusted_in_m3(stack: Stack) -> None:
 
     await eventually(m3_counted, what="M3 adjusted to BNG's WMS count")
     assert any(call["record"].get("WHLO") == "300" for call in await calls(stack, "MMS850MI", "AddAdjust"))
+
+
+async def test_a_long_lived_entity_workflow_continues_as_new_and_keeps_its_state(stack: Stack) -> None:
+    customer_id, cuno = await create_bng_customer(stack)
+    handle = stack.client.get_workflow_handle(entity_workflow_id("customer", customer_id))
+    await handle.terminate("restart with a short run length")
+    first = await stack.client.start_workflow(
+        EntitySyncWorkflow.run,
+        EntitySyncInput(entity="customer", bng_key=customer_id, m3_key=cuno, changes_per_run=3),
+        id=entity_workflow_id("customer", customer_id),
+        task_queue=stack.settings.task_queue,
+    )
+    for n in range(4):
+        outcome = await first.execute_update(
+            EntitySyncWorkflow.sync_now, RecordChanged(origin=Side.BNG, reason=f"change {n}")
+        )
+        assert outcome.outcome in ("in-sync", "echo"), outcome
+
+    latest = stack.client.get_workflow_handle(entity_workflow_id("customer", customer_id))
+    description = await latest.describe()
+    assert description.run_id != first.result_run_id
+    current = await latest.query(EntitySyncWorkflow.status)
+    assert current.changes_seen >= 4 and current.m3_key == cuno
+    assert [step.trigger for step in current.history][-4:] == [f"change {n}" for n in range(4)]

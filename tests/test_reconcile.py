@@ -3,6 +3,7 @@ found and fixed in both systems with counts, and thousands of items are paged, n
 
 from __future__ import annotations
 
+import functools
 import tracemalloc
 import uuid
 from datetime import timedelta
@@ -34,7 +35,7 @@ async def test_reconciliation_fixes_drift_in_both_systems_and_reports_counts(sta
     drift_bng, drift_m3, missing = f"RB{tag}", f"RM{tag}", f"RN{tag}"
     for itno in (drift_bng, drift_m3):
         await add_item(stack, itno, f"Item {itno}")
-        await eventually(lambda itno=itno: _product(stack, itno), what=f"{itno} in BNG")
+        await eventually(functools.partial(_product, stack, itno), what=f"{itno} in BNG")
         await settled(stack, "product", itno)
 
     # Drift nobody reports: BNG's description (BNG owns it) and M3's name (M3 owns it) change

@@ -46,8 +46,6 @@ with workflow.unsafe.imports_passed_through():
         SyncStep,
     )
 
-# Continue as new after this many changes even if Temporal does not suggest it yet.
-CHANGES_PER_RUN = 500
 HISTORY_KEPT = 50
 # Rounds of inspect-and-write per change: a create is followed by a second look that settles the
 # fields the new record got from its system's defaults.
@@ -100,14 +98,23 @@ class EntitySyncWorkflow:
             if resolution is not None:
                 self._outcomes[resolution[0]] = outcome
             changes_this_run += len(batch)
-            long_run = changes_this_run >= CHANGES_PER_RUN or workflow.info().is_continue_as_new_suggested()
-            if long_run and not self._queue and self._resolution is None and workflow.all_handlers_finished():
+            long_run = (
+                changes_this_run >= data.changes_per_run or workflow.info().is_continue_as_new_suggested()
+            )
+            if not long_run:
+                continue
+            # Let the updates just answered return first; new work postpones the move.
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or bool(self._queue) or self._resolution is not None
+            )
+            if not self._queue and self._resolution is None:
                 workflow.continue_as_new(
                     EntitySyncInput(
                         entity=self._entity,
                         bng_key=self._bng_key,
                         m3_key=self._m3_key,
                         idle_minutes=data.idle_minutes,
+                        changes_per_run=data.changes_per_run,
                         attention=self._attention,
                         changes_seen=self._changes_seen,
                         history=self._history,

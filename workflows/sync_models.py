@@ -78,6 +78,8 @@ class EntitySyncInput(BaseModel):
     bng_key: str
     m3_key: str | None = None
     idle_minutes: float = 30.0
+    # Continue as new after this many changes, even if Temporal does not suggest it yet.
+    changes_per_run: int = 500
     # Carried over by continue-as-new.
     pending: list[RecordChanged] = Field(default_factory=list)
     attention: SyncAttention | None = None

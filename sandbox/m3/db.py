@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Dialect, String, Text, create_engine, func, select
+from sqlalchemy import Dialect, String, Text, create_engine, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -339,6 +339,7 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.lock = threading.RLock()
         Base.metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -352,6 +353,33 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """A tenant file from an older sandbox lacks the columns added since: add them, with their
+    default, so `make run` keeps working on an existing var/m3-sandbox.db."""
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            existing = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in existing:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = column.default
+                arg = getattr(default, "arg", None) if default is not None and default.is_scalar else None
+                clause = "" if arg is None else f" DEFAULT {_sql_literal(arg)}"
+                connection.execute(
+                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}')
+                )
 
 
 def next_number(session: Session, series: str, first: int) -> int:
