@@ -35,19 +35,30 @@ class M3CustomerActivities:
     @auto_heartbeat
     async def ensure_m3_customer(self, data: EnsureCustomerInput) -> EnsuredCustomer:
         cuno = await asyncio.to_thread(self._linked_cuno, data.bng_customer_id)
+        ours = deterministic_key(NEW_M3_KEY_PREFIX["customer"], data.bng_customer_id)
         created = False
         with classified_errors():
+            customer: Customer | None = None
             if cuno is None:
                 customer = await self._c.bng.get_customer(data.bng_customer_id)
                 cuno = customer.ExternalID or None
-                if cuno is None:
-                    cuno = await self._create_in_m3(customer)
-                    created = True
+            # m3bng links a customer it creates before M3 has it: another order (or the customer's
+            # sync) may be creating it right now, so a missing one of ours is created, idempotently.
+            missing = cuno is None or (cuno == ours and not await self._exists(cuno))
+            if missing:
+                customer = customer or await self._c.bng.get_customer(data.bng_customer_id)
+                cuno = await self._create_in_m3(customer)
+                created = True
+                if customer.ExternalID != cuno:
                     await self._c.bng.update_customer(data.bng_customer_id, {"ExternalID": cuno})
+            assert cuno is not None
             # The customer must really exist in M3; an unknown number is M3's NOK, parked as such.
             await self._c.m3.get_one("CRS610MI", "GetBasicData", {"CUNO": cuno})
         await asyncio.to_thread(self._link, data.bng_customer_id, cuno)
         return EnsuredCustomer(cuno=cuno, created=created)
+
+    async def _exists(self, cuno: str) -> bool:
+        return await M3Customers(self._c.m3, self._c.settings).exists(cuno)
 
     async def _create_in_m3(self, customer: Customer) -> str:
         """The same creation as master-data sync: deterministic CUNO, linked before M3 has it."""

@@ -131,6 +131,9 @@ class M3Customers:
     def _address_key(self, cuno: str) -> dict[str, str]:
         return {"CUNO": cuno, "ADRT": self.DELIVERY_ADDRESS, "ADID": self.settings.m3_shipping_address_id}
 
+    async def exists(self, key: str) -> bool:
+        return await _get(self.m3, "CRS610MI", "GetBasicData", {"CUNO": key}) is not None
+
     async def read(self, key: str) -> dict[str, str] | None:
         basic = await _get(self.m3, "CRS610MI", "GetBasicData", {"CUNO": key})
         if basic is None:
