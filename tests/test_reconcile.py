@@ -128,3 +128,12 @@ async def test_reconciliation_schedules_are_created_then_updated(stack: Stack) -
     finally:
         for schedule_id in ids:
             await stack.client.get_schedule_handle(schedule_id).delete()
+
+
+async def test_cli_full_sync_follows_progress_and_reports(stack: Stack) -> None:
+    from starter.sync_cli import reconcile as cli_reconcile
+
+    report = await cli_reconcile(stack.client, stack.settings, "supplier", fix=False, page_size=50)
+    assert report.phase == "done" and report.run_id is not None
+    assert report.examined >= 3  # the demo vendors at least
+    assert report.counts["examined"] == report.examined
