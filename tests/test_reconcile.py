@@ -4,7 +4,7 @@ found and fixed in both systems with counts, and thousands of items are paged, n
 from __future__ import annotations
 
 import functools
-import tracemalloc
+import resource
 import uuid
 from datetime import timedelta
 
@@ -94,12 +94,11 @@ async def test_reconciliation_of_thousands_of_items_pages_with_bounded_memory(st
     assert bulk.status_code == 200, bulk.text
     lists_before = len(await stack.m3_calls("MMS200MI", "LstItmByItm"))
 
-    tracemalloc.start()
-    try:
-        report = await reconcile(stack, "product", page_size=200)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    # Not tracemalloc: stopping it while Temporal's and the servers' threads allocate can crash
+    # CPython 3.11. The process's peak resident size is the coarser but safe measure.
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report = await reconcile(stack, "product", page_size=200)
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
 
     assert report.examined >= count
     # Paged: M3's list was read 200 rows at a time, never the whole catalogue at once.
@@ -108,8 +107,8 @@ async def test_reconciliation_of_thousands_of_items_pages_with_bounded_memory(st
     ours = {d.bng_key: d for d in report.differences if d.bng_key.startswith(prefix)}
     assert {key for key, d in ours.items() if d.kind == "differs"} == {p["SKU"] for p in products[:3]}
     assert report.counts["linked"] >= count - 3
-    # Everything the test process allocated meanwhile (worker, activities, clients) stayed small.
-    assert peak < 64 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+    # The whole test process (worker, activities, receiver, both sandboxes) grew little meanwhile.
+    assert grown_kb < 128 * 1024, f"peak resident size grew by {grown_kb / 1024:.0f} MB"
     assert (await _product(stack, products[0]["SKU"]) or {}).get("Name") == f"Seeded item {prefix}00001"[:30]
 
 
