@@ -32,7 +32,7 @@ async def add_item(stack: Stack, itno: str, name: str) -> None:
 
 async def test_reconciliation_fixes_drift_in_both_systems_and_reports_counts(stack: Stack) -> None:
     tag = uuid.uuid4().hex[:5].upper()
-    drift_bng, drift_m3, missing = f"RB{tag}", f"RM{tag}", f"RN{tag}"
+    drift_bng, drift_m3, missing, bng_only = f"RB{tag}", f"RM{tag}", f"RN{tag}", f"RO{tag}"
     for itno in (drift_bng, drift_m3):
         await add_item(stack, itno, f"Item {itno}")
         await eventually(functools.partial(_product, stack, itno), what=f"{itno} in BNG")
@@ -51,6 +51,12 @@ async def test_reconciliation_fixes_drift_in_both_systems_and_reports_counts(sta
     finally:
         await m3_knobs(stack, master_data_bods=True)
 
+    # A product only BNG has: items are born in M3, so it is reported, not created there.
+    bulk = await stack.bng.post(
+        "/_sandbox/bulk", json={"kind": "product", "documents": [{"SKU": bng_only, "Name": "BNG only"}]}
+    )
+    assert bulk.status_code == 200, bulk.text
+
     report = await reconcile(stack, "product")
 
     found = {d.bng_key: d for d in report.differences}
@@ -62,6 +68,8 @@ async def test_reconciliation_fixes_drift_in_both_systems_and_reports_counts(sta
     assert report.counts["differs"] >= 2 and report.counts["missing_in_bng"] >= 1
     assert report.counts["fixed_in_m3"] >= 1 and report.counts["fixed_in_bng"] >= 2
     assert report.counts["examined"] == report.examined
+    assert found[bng_only].kind == "only_in_bng" and found[bng_only].outcome == ""
+    assert await m3_get(stack, "MMS200MI", "GetItmBasic", ITNO=bng_only) is None
 
     assert (await m3_get(stack, "MMS200MI", "GetItmBasic", ITNO=drift_bng) or {}).get("FUDS") == "Drifted"
     assert (await _product(stack, drift_m3) or {}).get("Name") == "Renamed in M3"

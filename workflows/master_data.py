@@ -16,6 +16,7 @@ The workflow finishes after a quiet spell and continues as new before its histor
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -50,6 +51,10 @@ HISTORY_KEPT = 50
 # Rounds of inspect-and-write per change: a create is followed by a second look that settles the
 # fields the new record got from its system's defaults.
 MAX_ROUNDS = 3
+
+
+# create_record or apply_plan: both write one record's plan.
+_WriteActivity = Callable[[MasterDataActivities, ApplyInput], Awaitable[Applied]]
 
 
 class _Parked(Exception):
@@ -201,18 +206,21 @@ class EntitySyncWorkflow:
             resolution = None  # an operator's decision applies to the first look only
             plan = inspection.plan
             if plan.action in (PlanAction.CREATE_IN_M3, PlanAction.CREATE_IN_BNG):
-                created = await self._write("create_record", inspection)
+                created = await self._write(MasterDataActivities.create_record, inspection)
                 origin = Side.M3 if created.created is Side.M3 else Side.BNG
                 continue
             if plan.action is PlanAction.NOTHING:
-                return SyncOutcome(outcome="nothing", detail="the record exists in neither system")
+                detail = "the record exists in neither system"
+                if inspection.bng is not None or inspection.m3 is not None:
+                    detail = "the record exists on one side only, and ownership.yaml does not create it"
+                return SyncOutcome(outcome="nothing", detail=detail)
             settled = inspection.version is not None and inspection.synced == plan.desired
             if plan.action is PlanAction.IN_SYNC and settled:
                 if created is not None:
                     return _created(created)
                 return SyncOutcome(outcome="echo" if plan.echo else "in-sync", not_owned=plan.not_owned)
             try:
-                applied = await self._write("apply_plan", inspection)
+                applied = await self._write(MasterDataActivities.apply_plan, inspection)
             except _Stale:
                 continue  # someone else recorded a newer state meanwhile: look again
             if created is not None:
@@ -276,12 +284,12 @@ class EntitySyncWorkflow:
             )
         return inspection
 
-    async def _write(self, activity_name: str, inspection: Inspection) -> Applied:
+    async def _write(
+        self,
+        activity: Callable[[MasterDataActivities, ApplyInput], Awaitable[Applied]],
+        inspection: Inspection,
+    ) -> Applied:
         assert inspection.m3_key is not None
-        activity = {
-            "create_record": MasterDataActivities.create_record,
-            "apply_plan": MasterDataActivities.apply_plan,
-        }[activity_name]
         try:
             return await workflow.execute_activity_method(
                 activity,

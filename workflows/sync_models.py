@@ -12,7 +12,6 @@ from mapping.engine import FieldError
 from mapping.ownership import Canonical, FieldConflict, Side
 
 ENTITIES = ("customer", "product", "supplier", "inventory")
-Entity = Literal["customer", "product", "supplier", "inventory"]
 
 
 def entity_workflow_id(entity: str, bng_key: str) -> str:

@@ -188,6 +188,15 @@ async def _page(
     return {key_of(item): item for item in items}, next_cursor
 
 
+def external_id(bng_side: BngRecords, bng_raw: Mapping[str, Any] | None) -> str | None:
+    """The M3 key a BNG record says it is linked to (its ExternalID), if the entity has one."""
+    field = bng_side.external_id_field
+    if field is None or bng_raw is None:
+        return None
+    value = bng_raw.get(field)
+    return value if isinstance(value, str) and value else None
+
+
 def bng_records(entity: str, bng: BngClient) -> BngRecords:
     classes: dict[str, type[BngCustomers | BngProducts | BngVendors | BngInventory]] = {
         "customer": BngCustomers,

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import ClassVar, Protocol
 
 from activities.errors import M3_ALREADY_EXISTS
-from clients.m3.bulk import M3Transaction
+from clients.m3.bulk import M3Transaction, M3TransactionResult
 from clients.m3.client import M3Client
 from clients.m3.errors import M3BusinessError
 from mapping.engine import apply_mapping
@@ -63,6 +63,15 @@ async def _get(
         if _missing(error, tuple(record)):
             return None
         raise
+
+
+def _found(result: M3TransactionResult, key_fields: tuple[str, ...]) -> dict[str, str] | None:
+    """The record of a Get inside a bulk request; None if M3 says it does not exist."""
+    if result.error is not None:
+        if _missing(result.error, key_fields):
+            return None
+        raise result.error
+    return result.records[0] if result.records else None
 
 
 async def _add(m3: M3Client, program: str, transaction: str, record: Mapping[str, str]) -> None:
@@ -134,13 +143,27 @@ class M3Customers:
     async def exists(self, key: str) -> bool:
         return await _get(self.m3, "CRS610MI", "GetBasicData", {"CUNO": key}) is not None
 
+    def _details(self, cuno: str) -> list[M3Transaction]:
+        """What a customer list leaves out: financial data and the delivery address."""
+        return [
+            M3Transaction("GetFinancial", {"CUNO": cuno}),
+            M3Transaction("GetAddress", self._address_key(cuno)),
+        ]
+
     async def read(self, key: str) -> dict[str, str] | None:
-        basic = await _get(self.m3, "CRS610MI", "GetBasicData", {"CUNO": key})
-        if basic is None:
+        # One bulk request instead of three round trips: every inspected change reads a customer.
+        basic, financial, address = await self.m3.bulk(
+            "CRS610MI", [M3Transaction("GetBasicData", {"CUNO": key}), *self._details(key)]
+        )
+        found = _found(basic, ("CUNO",))
+        if found is None:
             return None
-        financial = await _get(self.m3, "CRS610MI", "GetFinancial", {"CUNO": key}) or {}
-        address = await _get(self.m3, "CRS610MI", "GetAddress", self._address_key(key)) or {}
-        return self._merge(basic, financial, address)
+        return self._merge(found, *self._found_details(financial, address))
+
+    def _found_details(
+        self, financial: M3TransactionResult, address: M3TransactionResult
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        return _found(financial, ("CUNO",)) or {}, _found(address, ("CUNO", "ADRT", "ADID")) or {}
 
     def _merge(
         self, basic: Mapping[str, str], financial: Mapping[str, str], address: Mapping[str, str]
@@ -183,19 +206,12 @@ class M3Customers:
         page = await _list_page(self.m3, "CRS610MI", "LstByNumber", "CUNO", after, size)
         if not page.records:
             return page
-        # A list gives basic data only; financial data and addresses come in two bulk requests.
+        # A list gives basic data only; the rest of the page's customers comes in one bulk request.
         keys = list(page.records)
-        financial = await self.m3.bulk("CRS610MI", [M3Transaction("GetFinancial", {"CUNO": k}) for k in keys])
-        addresses = await self.m3.bulk(
-            "CRS610MI", [M3Transaction("GetAddress", self._address_key(k)) for k in keys]
-        )
+        results = await self.m3.bulk("CRS610MI", [call for key in keys for call in self._details(key)])
         records = {
-            key: self._merge(
-                page.records[key],
-                fin.records[0] if fin.ok and fin.records else {},
-                adr.records[0] if adr.ok and adr.records else {},
-            )
-            for key, fin, adr in zip(keys, financial, addresses, strict=True)
+            key: self._merge(page.records[key], *self._found_details(results[2 * n], results[2 * n + 1]))
+            for n, key in enumerate(keys)
         }
         return Page(records=records, last_key=page.last_key)
 

@@ -22,15 +22,17 @@ from temporalio.client import Client
 from activities.connections import Connections
 from activities.errors import classified_errors
 from activities.heartbeat import auto_heartbeat
-from activities.master_data.bng_records import BngRecords, bng_records
+from activities.master_data.bng_records import bng_records, external_id
 from activities.master_data.m3_records import m3_records
-from activities.master_data.sync import _implied_m3_key, _key_parts, bng_key_for_m3
+from activities.master_data.sync import bng_key_for_m3, implied_m3_key, key_parts
 from mapping.ownership import PlanAction, SyncPlan, entity_spec, from_bng, from_m3, plan_sync
 from storage import xref
 from workflows.sync_models import RecordChanged, SyncOutcome
 
 # Differences listed in a report; the counts cover all of them.
 DIFFERENCES_KEPT = 200
+# Differences no fix can remove: creating the record there is not allowed.
+REPORT_ONLY = ("only_in_bng", "only_in_m3")
 # Fixes in flight at once, per page.
 FIX_CONCURRENCY = 8
 
@@ -121,7 +123,7 @@ class Reconciler:
         for bng_key, bng_raw in records.items():
             if bng_key in links:
                 continue  # linked: pass 1 compared it with its M3 record
-            implied = _implied_m3_key(data.entity, bng_key) or _external(bng_side, bng_raw)
+            implied = implied_m3_key(data.entity, bng_key) or external_id(bng_side, bng_raw)
             with classified_errors():
                 m3_raw = await m3_side.read(implied) if implied else None
             if m3_raw is not None:
@@ -144,7 +146,7 @@ class Reconciler:
             unlinked = [d for d in found if d.kind == "unlinked" and d.m3_key is not None]
             await asyncio.to_thread(self._link_equal, data.entity, unlinked)
             counts["linked"] += sum(d.outcome == "linked" for d in unlinked)
-            to_fix = [d for d in found if d.kind != "unlinked"]
+            to_fix = [d for d in found if d.kind not in ("unlinked", *REPORT_ONLY)]
         if data.fix and to_fix:
             limit = asyncio.Semaphore(FIX_CONCURRENCY)
 
@@ -223,12 +225,6 @@ class Reconciler:
             return xref.links_by_bng_keys(session, entity, cono, bng_keys or [])
 
 
-def _external(bng_side: BngRecords, bng_raw: Mapping[str, Any]) -> str | None:
-    field = bng_side.external_id_field
-    value = bng_raw.get(field) if field else None
-    return value if isinstance(value, str) and value else None
-
-
 def _compare(
     entity: str,
     bng_key: str,
@@ -243,9 +239,14 @@ def _compare(
     bng = from_bng(entity, bng_raw).values if bng_raw is not None else None
     m3 = from_m3(entity, m3_raw) if m3_raw is not None else None
     plan: SyncPlan = plan_sync(
-        entity_spec(entity), bng=bng, m3=m3, synced=synced, key_parts=_key_parts(entity, bng_key)
+        entity_spec(entity), bng=bng, m3=m3, synced=synced, key_parts=key_parts(entity, bng_key)
     )
     if plan.action is PlanAction.NOTHING:
+        # One side has it but may not create it on the other (create_in_*: false): report only.
+        if bng is not None or m3 is not None:
+            return Difference(
+                bng_key=bng_key, m3_key=m3_key, kind="only_in_bng" if m3 is None else "only_in_m3"
+            )
         return None
     if plan.action is PlanAction.IN_SYNC and linked is not None and synced == plan.desired:
         return None

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.connections import Connections
 from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, classified_errors
 from activities.heartbeat import auto_heartbeat
-from activities.master_data.bng_records import BngRecords, bng_records
+from activities.master_data.bng_records import BngRecords, bng_records, external_id
 from activities.master_data.m3_records import (
     M3Customers,
     M3Records,
@@ -121,9 +121,9 @@ class MasterDataActivities:
             m3_key = (
                 data.link_to
                 or (link.m3_key if link else None)
-                or _external_id(bng_side, bng_raw)
+                or external_id(bng_side, bng_raw)
                 or data.m3_key
-                or _implied_m3_key(data.entity, data.bng_key)
+                or implied_m3_key(data.entity, data.bng_key)
             )
             m3_raw = await m3_side.read(m3_key) if m3_key else None
             candidates: list[MatchCandidate] = []
@@ -156,7 +156,7 @@ class MasterDataActivities:
             m3=m3,
             synced=synced,
             origin=data.origin,
-            key_parts=_key_parts(data.entity, data.bng_key),
+            key_parts=key_parts(data.entity, data.bng_key),
             resolve=data.resolve,
         )
         return Inspection(
@@ -299,15 +299,7 @@ def _invalid(summary: str, errors: list[FieldError]) -> ApplicationError:
     )
 
 
-def _external_id(bng_side: BngRecords, bng_raw: Mapping[str, Any] | None) -> str | None:
-    field = bng_side.external_id_field
-    if field is None or bng_raw is None:
-        return None
-    value = bng_raw.get(field)
-    return value if isinstance(value, str) and value else None
-
-
-def _implied_m3_key(entity: str, bng_key: str) -> str | None:
+def implied_m3_key(entity: str, bng_key: str) -> str | None:
     """Products and balances have the same key in both systems; records from M3 carry theirs."""
     if entity not in NEW_M3_KEY_PREFIX:
         return bng_key
@@ -321,17 +313,15 @@ def _new_m3_key(entity: str, bng_key: str) -> str:
     return deterministic_key(prefix, bng_key) if prefix else bng_key
 
 
+# The map context field that carries the M3 key of a record m3bng numbers itself.
+KEY_CONTEXT = {"customer": "CUNO", "supplier": "SUNO"}
+
+
 def _context(entity: str, m3_key: str | None) -> dict[str, str]:
-    return (
-        {"CUNO": m3_key or ""}
-        if entity == "customer"
-        else {"SUNO": m3_key or ""}
-        if entity == "supplier"
-        else {}
-    )
+    return {KEY_CONTEXT[entity]: m3_key or ""} if entity in KEY_CONTEXT else {}
 
 
-def _key_parts(entity: str, bng_key: str) -> dict[str, str]:
+def key_parts(entity: str, bng_key: str) -> dict[str, str]:
     if entity != "inventory":
         return {}
     itno, whlo = split_inventory_key(bng_key)
