@@ -6,8 +6,11 @@ else: set the `.ionapi` path, the BNG URL and credentials, and the Temporal addr
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +40,9 @@ class Settings(BaseSettings):
     m3_customer_template: str = "TEMPLATE"
     m3_auto_create_customers: bool = True
     m3_payment_batch_type: str = "BNG"
+    # ARS040MI batch numbers (PBID) are given out from here on, one per BNG payment; keep the range
+    # free of batches that other M3 users or interfaces create.
+    m3_payment_batch_first: int = Field(default=7_000_000_000, ge=1, le=9_999_999_999)
 
     # Master data (customers, products, suppliers, inventory).
     # The delivery address (CRS610MI ADRT 1) that holds a BNG customer's shipping address.
@@ -57,15 +63,30 @@ class Settings(BaseSettings):
     # BNG: REST API with OAuth 2.0 client credentials (or an API key) and signed webhooks.
     bng_base_url: str = "http://127.0.0.1:8702"
     bng_client_id: str = "m3bng"
-    bng_client_secret: SecretStr = SecretStr("m3bng-secret")
+    # No usable defaults: empty means "not set", and the worker and the receiver refuse to start
+    # (see check_worker_settings / check_receiver_settings). The demo generates its own.
+    bng_client_secret: SecretStr = SecretStr("")
     bng_api_key: SecretStr | None = None
-    bng_webhook_secret: SecretStr = SecretStr("whsec_bTNibmctZGVtby13ZWJob29rLXNlY3JldC0zMmI=")
+    bng_webhook_secret: SecretStr = SecretStr("")
     bng_webhook_tolerance_seconds: int = 300
     bng_instance: str = "WEB"
 
     # The receiver: BNG webhooks in, ION/IMS BODs in.
     receiver_host: str = "127.0.0.1"
     receiver_port: int = 8700
+    # Largest request body accepted on /webhooks/bng and /ims (413 beyond it). A BOD is kilobytes.
+    receiver_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # How ION's "IMS through API Gateway" connection point authenticates to /ims:
+    # shared_secret: it sends "Authorization: Bearer <ims_shared_secret>";
+    # oauth: it sends a JWT bearer token, checked against the issuer, audience and JWKS below.
+    ims_auth_mode: Literal["shared_secret", "oauth"] = "shared_secret"
+    ims_shared_secret: SecretStr = SecretStr("")
+    ims_oauth_issuer: str | None = None
+    ims_oauth_audience: str | None = None
+    ims_oauth_jwks_url: str | None = None
+    ims_oauth_jwks_file: Path | None = None
+    ims_oauth_algorithms: list[str] = ["RS256"]
+    ims_oauth_leeway_seconds: int = Field(default=30, ge=0)
 
     # Cross-reference store.
     database_url: str = Field(
@@ -78,3 +99,79 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# --- start-up checks: refuse to run with a missing or malformed secret ------------------------
+
+ENV_PREFIX = "M3BNG_"
+WEBHOOK_SECRET_PREFIX = "whsec_"
+MIN_SHARED_SECRET_LENGTH = 16
+
+
+class SettingsError(ValueError):
+    """A setting the process needs is missing or malformed; the message names the env variable."""
+
+
+def _env(name: str) -> str:
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def webhook_secret_problem(secret: str) -> str | None:
+    """Why ``secret`` cannot verify Standard Webhooks signatures; None when it can."""
+    if not secret:
+        return "is not set"
+    encoded = secret.removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    # The Standard Webhooks spec asks for 24 to 64 random bytes.
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX) or not 24 <= len(key) <= 64:
+        return "is malformed: must be whsec_ + base64 of 24 to 64 random bytes"
+    return None
+
+
+def receiver_problems(settings: Settings) -> list[str]:
+    problems = []
+    if problem := webhook_secret_problem(settings.bng_webhook_secret.get_secret_value()):
+        problems.append(f"{_env('bng_webhook_secret')} {problem}")
+    if settings.ims_auth_mode == "shared_secret":
+        secret = settings.ims_shared_secret.get_secret_value()
+        if not secret:
+            problems.append(f"{_env('ims_shared_secret')} is not set (IMS auth mode shared_secret)")
+        elif len(secret) < MIN_SHARED_SECRET_LENGTH or not secret.isascii() or not secret.isprintable():
+            problems.append(
+                f"{_env('ims_shared_secret')} is malformed: "
+                f"must be at least {MIN_SHARED_SECRET_LENGTH} printable ASCII characters"
+            )
+    else:
+        for name in ("ims_oauth_issuer", "ims_oauth_audience"):
+            if not getattr(settings, name):
+                problems.append(f"{_env(name)} is not set (IMS auth mode oauth)")
+        if not settings.ims_oauth_jwks_url and not settings.ims_oauth_jwks_file:
+            jwks = f"{_env('ims_oauth_jwks_url')} or {_env('ims_oauth_jwks_file')}"
+            problems.append(f"{jwks} is not set (IMS auth mode oauth)")
+    return problems
+
+
+def worker_problems(settings: Settings) -> list[str]:
+    if settings.bng_client_secret.get_secret_value() or settings.bng_api_key:
+        return []
+    return [f"{_env('bng_client_secret')} is not set (nor {_env('bng_api_key')})"]
+
+
+def check_receiver_settings(settings: Settings) -> None:
+    if problems := receiver_problems(settings):
+        raise SettingsError("; ".join(problems))
+
+
+def check_worker_settings(settings: Settings) -> None:
+    if problems := worker_problems(settings):
+        raise SettingsError("; ".join(problems))
+
+
+def exit_unless_valid(settings: Settings, process: Literal["worker", "receiver"]) -> None:
+    """For a process's entry point: exit with a one-line message instead of a traceback."""
+    problems = worker_problems(settings) if process == "worker" else receiver_problems(settings)
+    if problems:
+        raise SystemExit(f"m3bng {process} cannot start: " + "; ".join(problems))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 import structlog
 from temporalio.client import Client
@@ -13,7 +14,7 @@ from activities.connections import Connections
 from activities.registry import all_activities
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
-from settings import Settings, get_settings
+from settings import Settings, exit_unless_valid, get_settings
 from workflows.master_data import EntitySyncWorkflow
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -32,6 +33,8 @@ def build_worker(client: Client, connections: Connections, task_queue: str) -> W
 
 
 async def run(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM. Started before Temporal or the database, it waits for them
+    (connect, upgrade_schema) instead of exiting."""
     log = structlog.get_logger("worker")
     client = await connect(settings)
     connections = Connections.from_settings(settings)
@@ -48,7 +51,19 @@ async def run(settings: Settings) -> None:
     log.info("worker stopped")
 
 
-if __name__ == "__main__":
+def main() -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
-    asyncio.run(run(settings))
+    exit_unless_valid(settings, "worker")
+    # Until the worker runs, SIGTERM interrupts the wait for Temporal or the database like Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        structlog.get_logger("worker").info("worker stopped before it started")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,12 +15,20 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
-from clients.bng.errors import BngConflictError, BngNotFoundError, BngRateLimitedError, BngValidationError
-from clients.m3.errors import M3BusinessError, M3RateLimitedError
+from clients.bng.errors import (
+    BngConflictError,
+    BngNotFoundError,
+    BngRateLimitedError,
+    BngTransientError,
+    BngValidationError,
+)
+from clients.m3.errors import M3BusinessError, M3RateLimitedError, M3TransientError
 
 M3_BUSINESS_ERROR = "M3BusinessError"
 BNG_BUSINESS_ERROR = "BngBusinessError"
 RATE_LIMITED = "RateLimited"
+# The server is down for a while and said for how long (503 with Retry-After).
+UNAVAILABLE = "Unavailable"
 # A record that cannot be mapped or validated; the message names every field.
 INVALID_RECORD = "InvalidRecord"
 
@@ -59,8 +67,12 @@ def classified_errors() -> Iterator[None]:
         yield
     except M3BusinessError as error:
         raise m3_business_failure(error) from error
-    except (M3RateLimitedError, BngRateLimitedError) as error:
+    except (M3TransientError, BngTransientError) as error:
+        # The server said when to come back (429, or 503 with Retry-After): Temporal waits that long.
+        if error.retry_after is None and not isinstance(error, M3RateLimitedError | BngRateLimitedError):
+            raise
         delay = timedelta(seconds=error.retry_after) if error.retry_after else None
-        raise ApplicationError(str(error), type=RATE_LIMITED, next_retry_delay=delay) from error
+        kind = RATE_LIMITED if error.status_code == 429 else UNAVAILABLE
+        raise ApplicationError(str(error), type=kind, next_retry_delay=delay) from error
     except (BngValidationError, BngNotFoundError, BngConflictError) as error:
         raise ApplicationError(str(error), type=BNG_BUSINESS_ERROR, non_retryable=True) from error

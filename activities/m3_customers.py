@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -10,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.connections import Connections
 from activities.errors import BNG_BUSINESS_ERROR, classified_errors
+from activities.exactly_once import change_once
 from activities.heartbeat import auto_heartbeat
 from activities.master_data.m3_records import M3Customers, deterministic_key
 from activities.master_data.sync import NEW_M3_KEY_PREFIX
@@ -50,12 +52,23 @@ class M3CustomerActivities:
                 cuno = await self._create_in_m3(customer)
                 created = True
                 if customer.ExternalID != cuno:
-                    await self._c.bng.update_customer(data.bng_customer_id, {"ExternalID": cuno})
+                    await self._set_external_id(data.bng_customer_id, cuno)
             assert cuno is not None
             # The customer must really exist in M3; an unknown number is M3's NOK, parked as such.
             await self._c.m3.get_one("CRS610MI", "GetBasicData", {"CUNO": cuno})
         await asyncio.to_thread(self._link, data.bng_customer_id, cuno)
         return EnsuredCustomer(cuno=cuno, created=created)
+
+    async def _set_external_id(self, bng_customer_id: str, cuno: str) -> None:
+        async def read() -> dict[str, Any]:
+            return (await self._c.bng.get_customer(bng_customer_id)).model_dump(mode="json")
+
+        await change_once(
+            f"BNG customer {bng_customer_id} ExternalID",
+            read=read,
+            wanted={"ExternalID": cuno},
+            write=lambda: self._c.bng.update_customer(bng_customer_id, {"ExternalID": cuno}),
+        )
 
     async def _exists(self, cuno: str) -> bool:
         return await M3Customers(self._c.m3, self._c.settings).exists(cuno)

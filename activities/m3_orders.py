@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from activities.connections import Connections
-from activities.errors import M3_ALREADY_EXISTS, classified_errors, m3_business_failure
+from activities.errors import classified_errors
+from activities.exactly_once import write_once
 from activities.heartbeat import auto_heartbeat
 from clients.m3.client import M3Transaction
 from clients.m3.errors import M3BusinessError
@@ -55,67 +56,73 @@ class M3OrderActivities:
     @activity.defn
     @auto_heartbeat
     async def add_m3_order_head(self, data: AddOrderHeadInput) -> OrderHead:
-        with classified_errors():
-            confirmed = await self._confirmed_order(data.cuno, data.bng_order_id)
+        cuno, cuor = data.cuno, data.bng_order_id
+
+        async def find() -> OrderHead | None:
+            confirmed = await self._confirmed_order(cuno, cuor)
             if confirmed:
                 return OrderHead(order_number=confirmed)
-            pending = await self._batch_heads(data.cuno, data.bng_order_id)
-            if pending:
-                return OrderHead(temporary_order_number=pending[0])
-            record = {**data.head, "CUNO": data.cuno, "CUOR": data.bng_order_id}
-            head = await self._c.m3.get_one("OIS100MI", "AddBatchHead", record)
-        temp = head["ORNO"]
-        await asyncio.to_thread(self._link, data.bng_order_id, temp, None)
-        return OrderHead(temporary_order_number=temp)
+            pending = await self._batch_heads(cuno, cuor)
+            if not pending:
+                return None
+            # Heads beyond the first were left by writes resent blindly (before this protocol).
+            for orphan in pending[1:]:
+                await self._c.m3.execute("OIS100MI", "DelBatchHead", {"ORNO": orphan}, write=True)
+            return OrderHead(temporary_order_number=pending[0])
+
+        async def add() -> OrderHead:
+            record = {**data.head, "CUNO": cuno, "CUOR": cuor}
+            head = await self._c.m3.get_one("OIS100MI", "AddBatchHead", record, write=True)
+            return OrderHead(temporary_order_number=head["ORNO"])
+
+        with classified_errors():
+            head = await write_once(f"OIS100MI/AddBatchHead CUOR {cuor}", find=find, write=add)
+        if head.temporary_order_number:
+            await asyncio.to_thread(self._link, cuor, head.temporary_order_number, None)
+        return head
 
     @activity.defn
     @auto_heartbeat
     async def add_m3_order_lines(self, data: AddOrderLinesInput) -> int:
-        """Add the lines an earlier attempt did not add; return how many were added now."""
+        """Add the lines an earlier attempt did not add; return how many lines the batch order has."""
         temp = data.temporary_order_number
-        with classified_errors():
+        missing: list[dict[str, str]] = []
+
+        async def find() -> int | None:
+            nonlocal missing
             existing = await self._c.m3.execute("OIS100MI", "LstBatchLine", {"ORNO": temp}, maxrecs=0)
             present = {row.get("PONR", "").lstrip("0") for row in existing}
             missing = [line for line in data.lines if line.get("PONR", "").lstrip("0") not in present]
-            results = await self._c.m3.bulk(
-                "OIS100MI",
-                [
-                    M3Transaction(transaction="AddBatchLine", record={**line, "ORNO": temp})
-                    for line in missing
-                ],
-            )
-        # "Record already exists" on a line: a retried call whose first try M3 did process.
-        failed = [r.error for r in results if r.error is not None and r.error.code != M3_ALREADY_EXISTS]
-        if failed:
-            # The first failure names M3's code and field; the rest are in the message.
-            first = failed[0]
-            if len(failed) > 1:
-                others = "; ".join(f"{e.code}: {e.message}" for e in failed[1:])
-                first = M3BusinessError(
-                    program=first.program,
-                    transaction=first.transaction,
-                    code=first.code,
-                    field=first.field,
-                    message=f"{first.message} (and {len(failed) - 1} more: {others})",
-                )
-            raise m3_business_failure(first)
-        return len(missing)
+            return None if missing else len(data.lines)
+
+        async def add() -> int:
+            transactions = [M3Transaction("AddBatchLine", {**line, "ORNO": temp}) for line in missing]
+            results = await self._c.m3.bulk("OIS100MI", transactions, write=True)
+            failed = [r.error for r in results if r.error is not None]
+            if failed:
+                raise _one_error(failed)
+            return len(data.lines)
+
+        with classified_errors():
+            return await write_once(f"OIS100MI/AddBatchLine ORNO {temp}", find=find, write=add)
 
     @activity.defn
     @auto_heartbeat
     async def confirm_m3_order(self, data: ConfirmOrderInput) -> str:
+        async def find() -> str | None:
+            return await self._confirmed_order(data.cuno, data.bng_order_id)
+
+        async def confirm() -> str:
+            confirmed = await self._c.m3.get_one(
+                "OIS100MI", "Confirm", {"ORNO": data.temporary_order_number}, write=True
+            )
+            return confirmed["ORNO"]
+
         with classified_errors():
-            try:
-                confirmed = await self._c.m3.get_one(
-                    "OIS100MI", "Confirm", {"ORNO": data.temporary_order_number}
-                )
-                orno = confirmed["ORNO"]
-            except M3BusinessError:
-                # Confirmed by an earlier attempt whose answer was lost: the batch is gone, the order exists.
-                found = await self._confirmed_order(data.cuno, data.bng_order_id)
-                if found is None:
-                    raise
-                orno = found
+            # Any refusal may mean an earlier attempt confirmed it (the batch is gone): look by CUOR.
+            orno = await write_once(
+                f"OIS100MI/Confirm CUOR {data.bng_order_id}", find=find, write=confirm, done_codes=None
+            )
         await asyncio.to_thread(self._link, data.bng_order_id, data.temporary_order_number, orno)
         return orno
 
@@ -123,11 +130,25 @@ class M3OrderActivities:
     @auto_heartbeat
     async def delete_m3_batch_order(self, data: DeleteBatchOrderInput) -> bool:
         """Compensation: remove a batch order that can no longer be confirmed. True if it was deleted."""
+        temp = data.temporary_order_number
+
+        async def gone() -> bool | None:
+            return True if temp not in await self._batch_heads(data.cuno, data.cuor) else None
+
+        async def delete() -> bool:
+            await self._c.m3.execute("OIS100MI", "DelBatchHead", {"ORNO": temp}, write=True)
+            return True
+
         with classified_errors():
-            if data.temporary_order_number not in await self._batch_heads(data.cuno, data.cuor):
+            if await gone():
                 return False
-            await self._c.m3.execute("OIS100MI", "DelBatchHead", {"ORNO": data.temporary_order_number})
-        return True
+            return await write_once(
+                f"OIS100MI/DelBatchHead ORNO {temp}",
+                find=gone,
+                write=delete,
+                done_codes=None,
+                look_first=False,
+            )
 
     async def _confirmed_order(self, cuno: str, cuor: str) -> str | None:
         linked = await asyncio.to_thread(self._linked_order, cuor)
@@ -158,3 +179,18 @@ class M3OrderActivities:
                 orno=orno,
             )
             session.commit()
+
+
+def _one_error(failed: list[M3BusinessError]) -> M3BusinessError:
+    """The first failure names M3's code and field; the rest are in the message."""
+    first = failed[0]
+    if len(failed) == 1:
+        return first
+    others = "; ".join(f"{e.code}: {e.message}" for e in failed[1:])
+    return M3BusinessError(
+        program=first.program,
+        transaction=first.transaction,
+        code=first.code,
+        field=first.field,
+        message=f"{first.message} (and {len(failed) - 1} more: {others})",
+    )

@@ -1,12 +1,16 @@
 """Post a BNG payment to M3 accounts receivable with the customer payment interface ARS040MI.
 
-The payment batch number (PBID) is derived from the BNG payment id, so a retried posting finds
-the batch and line an earlier attempt created ("record already exists") instead of paying twice.
+Each BNG payment gets its own payment batch number (PBID) from the store, once; every attempt to
+post it uses that batch. No public ARS040MI transaction lists batches, so the batch's own unique
+keys are the look before each write: M3 refuses a second head with our PBID ("record already
+exists"), a second line 1 in it, and a second posting of it ("already posted"). As the PBID
+belongs to this payment alone, those refusals prove the earlier attempt's work. A posting is then
+proved by the invoice's open amount in ARS200MI, which must show the payment.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 from collections.abc import Awaitable
 from datetime import date
 from decimal import Decimal
@@ -19,6 +23,11 @@ from activities.errors import M3_ALREADY_EXISTS, classified_errors
 from activities.heartbeat import auto_heartbeat
 from clients.m3 import M3Value
 from clients.m3.errors import M3BusinessError
+from storage.payment_batches import batch_number_for
+
+# ARS040MI's answer to any change of a posted batch ("Payment batch … is already posted").
+# [unverified: the sandbox's message id; a real tenant's id is to be confirmed]
+M3_BATCH_POSTED = "WPB0410"
 
 
 class PostPaymentInput(BaseModel):
@@ -29,17 +38,15 @@ class PostPaymentInput(BaseModel):
     amount: Decimal
     currency: str
     payment_date: date
+    # What earlier payments of this order already took off the invoice: proves a lost posting.
+    paid_before: Decimal = Decimal(0)
 
 
 class PostedPayment(BaseModel):
     payment_batch: str
     open_amount: Decimal | None = None
-
-
-def payment_batch_number(payment_id: str) -> str:
-    """A stable 10-digit PBID for a BNG payment id."""
-    value = int.from_bytes(hashlib.sha256(payment_id.encode()).digest()[:8], "big")
-    return str(1_000_000_000 + value % 9_000_000_000)
+    # True when an earlier attempt had posted the batch and this one only proved it.
+    found_posted: bool = False
 
 
 class M3PaymentActivities:
@@ -49,60 +56,83 @@ class M3PaymentActivities:
     @activity.defn
     @auto_heartbeat
     async def post_payment_to_m3(self, data: PostPaymentInput) -> PostedPayment:
-        pbid = payment_batch_number(data.payment_id)
+        pbid = await asyncio.to_thread(self._batch_number, data.payment_id)
         m3 = self._c.m3
+        line: dict[str, M3Value] = {
+            "PBID": pbid,
+            "TRNO": 1,
+            "CINO": data.invoice_number,
+            "INYR": data.invoice_year,
+            "CUNO": data.cuno,
+            "PYAM": data.amount,
+            "CUCD": data.currency,
+        }
         with classified_errors():
-            batch_existed = await _exists_already(
+            await _unless_done(
                 m3.execute(
                     "ARS040MI",
                     "AddBatchHead",
                     {"PBID": pbid, "BOPE": self._c.settings.m3_payment_batch_type, "ACDT": data.payment_date},
+                    write=True,
                 )
             )
-            line: dict[str, M3Value] = {
-                "PBID": pbid,
-                "TRNO": 1,
-                "CINO": data.invoice_number,
-                "INYR": data.invoice_year,
-                "CUNO": data.cuno,
-                "PYAM": data.amount,
-                "CUCD": data.currency,
-            }
-            if not await _posted_by_earlier_attempt(
-                m3.execute("ARS040MI", "AddBatchLine", line), batch_existed
-            ):
-                await _posted_by_earlier_attempt(
-                    m3.execute("ARS040MI", "ControlBatch", {"PBID": pbid}), batch_existed
+            posted_before = await _unless_done(m3.execute("ARS040MI", "AddBatchLine", line, write=True))
+            if not posted_before:
+                posted_before = await _unless_done(
+                    m3.execute("ARS040MI", "ControlBatch", {"PBID": pbid}, write=True)
                 )
             invoice = await m3.get_one(
                 "ARS200MI",
                 "GetInvoice",
                 {"CUNO": data.cuno, "CINO": data.invoice_number, "INYR": data.invoice_year},
             )
-        open_amount = invoice.get("OPAM")
-        return PostedPayment(payment_batch=pbid, open_amount=Decimal(open_amount) if open_amount else None)
+            open_amount = Decimal(invoice["OPAM"]) if invoice.get("OPAM") else None
+            if posted_before:
+                _prove_posting(data, pbid, invoice, open_amount)
+        return PostedPayment(payment_batch=str(pbid), open_amount=open_amount, found_posted=posted_before)
+
+    def _batch_number(self, payment_id: str) -> int:
+        settings = self._c.settings
+        with self._c.sessions() as session:
+            pbid = batch_number_for(
+                session, payment_id, cono=settings.m3_cono, first=settings.m3_payment_batch_first
+            )
+            session.commit()
+            return pbid
 
 
-async def _exists_already(call: Awaitable[object]) -> bool:
-    """Run an add; True if M3 says the record already exists (an earlier attempt added it)."""
-    try:
-        await call
-    except M3BusinessError as error:
-        if error.code != M3_ALREADY_EXISTS:
-            raise
-        return True
-    return False
+async def _unless_done(call: Awaitable[object]) -> bool:
+    """Run one step of our batch; True if M3 says the batch is posted already (by an earlier attempt).
 
-
-async def _posted_by_earlier_attempt(call: Awaitable[object], batch_existed: bool) -> bool:
-    """Run a batch step; True if it failed only because an earlier attempt already posted our batch."""
+    "Record already exists" means an earlier attempt made this head or line: nothing to do.
+    """
     try:
         await call
     except M3BusinessError as error:
         if error.code == M3_ALREADY_EXISTS:
             return False
-        # M3 refuses to touch a posted batch, naming PBID; that batch can only be ours.
-        if batch_existed and error.field == "PBID":
+        if error.code == M3_BATCH_POSTED:
             return True
         raise
     return False
+
+
+def _prove_posting(
+    data: PostPaymentInput, pbid: int, invoice: dict[str, str], open_amount: Decimal | None
+) -> None:
+    """The batch was posted by an earlier attempt: its payment must show on the invoice."""
+    total = Decimal(invoice["CUAM"]) if invoice.get("CUAM") else None
+    if total is None or open_amount is None:
+        return  # nothing to compare with; the PBID is ours alone
+    most_open = total - data.paid_before - data.amount
+    if open_amount > most_open:
+        raise M3BusinessError(
+            program="ARS040MI",
+            transaction="ControlBatch",
+            code=M3_BATCH_POSTED,
+            field="PBID",
+            message=(
+                f"Payment batch {pbid} is posted, but invoice {data.invoice_number} is still open for "
+                f"{open_amount} (at most {most_open} after this payment): not the payment m3bng sent"
+            ),
+        )

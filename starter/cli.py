@@ -7,6 +7,7 @@ m3bng orders fix BNG-10001 --payload fixed.json
 m3bng orders resume BNG-10001         after fixing the cause in M3 (e.g. the item exists now)
 m3bng orders cancel BNG-10001 --reason "customer withdrew"
 m3bng sync customer --full            reconcile customers (see starter/sync_cli.py for more)
+m3bng deadletter list --open          events the receiver could not route (starter/deadletter_cli.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.table import Table
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import get_settings
+from starter.deadletter_cli import add_deadletter_parser, open_store, run_deadletter
 from starter.demo import run_demo
 from starter.sync_cli import add_sync_parser, run_sync
 from workflows import search_attributes as sa
@@ -53,12 +55,19 @@ def _parser() -> argparse.ArgumentParser:
         if action in ("fix", "resume", "cancel"):
             sub.add_argument("--reason", default="", required=action == "cancel")
     add_sync_parser(commands)
+    add_deadletter_parser(commands)
     return parser
 
 
 async def _sync(args: argparse.Namespace) -> int:
     settings = get_settings()
     return await run_sync(args, settings, await connect(settings))
+
+
+async def _deadletter(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    client = await connect(settings) if args.action == "replay" else None
+    return await run_deadletter(args, settings, open_store(settings), client)
 
 
 async def _orders(args: argparse.Namespace) -> int:
@@ -121,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command == "sync":
         return asyncio.run(_sync(args))
+    if args.command == "deadletter":
+        return asyncio.run(_deadletter(args))
     return asyncio.run(_orders(args))
 
 

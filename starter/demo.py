@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -26,6 +27,7 @@ from clients.temporal_connection import connect
 from sandbox.bng.demo_data import make_demo_orders
 from settings import Settings
 from starter.schedules import ensure_reconcile_schedules
+from starter.secrets import with_demo_secrets
 from starter.stack import TEMPORAL_UI_PORT, EmbeddedStack
 from workflows.models import OrderView, Stage, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
@@ -142,7 +144,7 @@ def _table(views: dict[str, OrderView | None], elapsed: float) -> Table:
     return table
 
 
-def print_summary(console: Console, outcome: DemoOutcome) -> None:
+def print_summary(console: Console, outcome: DemoOutcome, restarts: Mapping[str, int] | None = None) -> None:
     stages = Counter(view.stage.value if view else "not started" for view in outcome.views.values())
     console.print()
     console.print(
@@ -152,12 +154,16 @@ def print_summary(console: Console, outcome: DemoOutcome) -> None:
     for order_id, view in outcome.views.items():
         if view and view.attention:
             console.print(f"  [red]{order_id}[/]: {view.attention.summary}")
+    if restarts:
+        restarted = ", ".join(f"{name} {count}x" for name, count in sorted(restarts.items()))
+        console.print(f"[yellow]Restarted after dying unexpectedly:[/] {restarted}   (logs in var/logs/)")
     ui = f"http://localhost:{TEMPORAL_UI_PORT}/namespaces/default/workflows"
     console.print(f'Temporal UI: {ui}   (search e.g. OrderStage="Paid")')
     console.print("Timelines:   m3bng orders show <BNG order id>")
 
 
 async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle_seconds: float) -> int:
+    settings = with_demo_secrets(settings)  # var/secrets.env, for every process of the stack
     # A pipe or CI log gets a fixed wide table instead of rich's 80-column default.
     console = Console(width=None if sys.stdout.isatty() else 150)
     stack = EmbeddedStack(settings, lifecycle_seconds=lifecycle_seconds)
@@ -181,7 +187,7 @@ async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle
             order_ids = await place_orders(bng, orders)
             console.print(f"Placed {len(order_ids)} orders in BNG; following them through M3…")
             outcome = await follow(client, bng, order_ids, timeout, console)
-        print_summary(console, outcome)
+        print_summary(console, outcome, stack.restarts)
         if os.environ.get("CI", "").lower() == "true":
             return 0 if outcome.all_paid else 1
         console.print("[bold]The stack stays up for exploring. Ctrl-C stops it.[/]")

@@ -1,6 +1,7 @@
 """The receiver: one small HTTP service for BNG webhooks and ION BODs.
 
-``python -m starter.receiver`` (settings from the environment, see settings.py).
+``python -m starter.receiver`` (settings from the environment, see settings.py). It refuses to
+start without a valid webhook secret and IMS authentication settings.
 """
 
 from __future__ import annotations
@@ -13,23 +14,37 @@ from fastapi import FastAPI
 
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
-from settings import Settings, get_settings
+from settings import Settings, check_receiver_settings, exit_unless_valid, get_settings
 from starter import bod_inbound, webhooks
+from starter.edges import BodyLimitMiddleware
+from starter.ims_auth import ImsAuthenticator
+from starter.routing import Router
 from storage.db import make_engine, make_session_factory, upgrade_schema
+
+# Everything that takes a body from outside.
+LIMITED_PATHS = ("/webhooks/", "/ims/")
 
 
 def create_receiver_app(settings: Settings) -> FastAPI:
+    check_receiver_settings(settings)  # a bad secret fails here, not as a 500 on every request
+    ims_auth = ImsAuthenticator(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         upgrade_schema(engine)
-        app.state.settings = settings
         app.state.sessions = make_session_factory(engine)
         app.state.temporal = await connect(settings)
+        app.state.router = Router(app.state.temporal, settings, app.state.sessions)
         yield
+        await ims_auth.aclose()
         engine.dispose()
 
     app = FastAPI(title="m3bng receiver", version="0.1.0", lifespan=lifespan)
+    # Set here, not in lifespan: checking a request's size, type and credentials needs no I/O.
+    app.state.settings = settings
+    app.state.ims_auth = ims_auth
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.receiver_max_body_bytes, paths=LIMITED_PATHS)
     app.include_router(webhooks.router)
     app.include_router(bod_inbound.router)
 
@@ -43,6 +58,7 @@ def create_receiver_app(settings: Settings) -> FastAPI:
 if __name__ == "__main__":
     settings = get_settings()
     configure_logging(settings.log_level)
+    exit_unless_valid(settings, "receiver")
     uvicorn.run(
         create_receiver_app(settings),
         host=settings.receiver_host,

@@ -1,7 +1,9 @@
 """The embedded stack of ``make run``: Temporal dev server, M3 and BNG sandboxes, worker, receiver.
 
 Each is a child process with its log in ``var/logs/``. Temporal keeps its history in a SQLite
-file (``var/temporal.db``), so workflows survive a restart of the stack.
+file (``var/temporal.db``), so workflows survive a restart of the stack. Once started, the stack
+supervises its children: one that dies unexpectedly is started again, logged and counted
+(``restarts``); the worker and the receiver wait for Temporal while it comes back.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import structlog
 
 from settings import Settings
 from workflows import search_attributes as sa
@@ -25,6 +30,12 @@ M3_PORT = 8701
 BNG_PORT = 8702
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
+WORKER_SCRIPT = Path(__file__).resolve().parent.parent / "worker.py"
+# A child that keeps dying is given up after this many restarts: something is wrong for good.
+MAX_RESTARTS = 20
+SUPERVISE_EVERY_SECONDS = 0.5
+
+log = structlog.get_logger("stack")
 
 
 def temporal_binary() -> str:
@@ -46,6 +57,13 @@ class EmbeddedStack:
     settings: Settings
     lifecycle_seconds: float = 1.0
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Unexpected exits that the supervisor answered with a restart, per child.
+    restarts: Counter[str] = field(default_factory=Counter)
+    _commands: dict[str, list[str]] = field(default_factory=dict)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
+    _gave_up: str | None = None
+    _abandoned: set[str] = field(default_factory=set)
 
     @property
     def m3_url(self) -> str:
@@ -132,10 +150,15 @@ class EmbeddedStack:
         self._wait_http("bng-sandbox", f"{self.bng_url}/openapi.json")
         self._wait_port("temporal", TEMPORAL_PORT)
         self._spawn("receiver", [sys.executable, "-m", "starter.receiver"])
-        self._spawn("worker", [sys.executable, "worker.py"])
+        self._spawn("worker", [sys.executable, str(WORKER_SCRIPT)])
         self._wait_http("receiver", f"{receiver}/healthz")
+        self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
+        self._supervisor.start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=10)
         # Worker and receiver first, so nothing talks to a server that is already gone.
         for name in ("worker", "receiver", "bng-sandbox", "m3-sandbox", "temporal"):
             process = self.processes.pop(name, None)
@@ -147,14 +170,51 @@ class EmbeddedStack:
                     process.kill()
 
     def check_alive(self) -> None:
+        """Raise if a child is down for good: dead before supervision began, or given up on."""
+        if self._gave_up:
+            raise RuntimeError(self._gave_up)
+        if self._supervisor is not None:
+            return  # the supervisor restarts the others
         for name, process in self.processes.items():
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {VAR / 'logs' / name}.log")
 
+    def restart_dead(self) -> list[str]:
+        """Start again every child that exited; the names restarted."""
+        restarted = []
+        for name, process in list(self.processes.items()):
+            code = process.poll()
+            if code is None or self._stopping.is_set():
+                continue
+            if name in self._abandoned:
+                continue
+            if self.restarts[name] >= MAX_RESTARTS:
+                self._abandoned.add(name)
+                self._gave_up = (
+                    f"{name} exited with {code} after {MAX_RESTARTS} restarts; see {VAR / 'logs' / name}.log"
+                )
+                log.error(self._gave_up)
+                continue
+            self.restarts[name] += 1
+            log.warning(
+                f"{name} exited unexpectedly with {code}; restarting it",
+                restarts=self.restarts[name],
+                log_file=str(VAR / "logs" / f"{name}.log"),
+            )
+            self._spawn(name, self._commands[name])
+            restarted.append(name)
+        return restarted
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_EVERY_SECONDS):
+            self.restart_dead()
+
     def _spawn(self, name: str, command: list[str]) -> None:
-        log = (VAR / "logs" / f"{name}.log").open("ab")
+        self._commands[name] = command
+        log_file = (VAR / "logs" / f"{name}.log").open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.processes[name] = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        log_file.close()  # the child has its own copy
 
     def _wait_http(self, name: str, url: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

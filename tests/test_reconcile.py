@@ -4,6 +4,7 @@ found and fixed in both systems with counts, and thousands of items are paged, n
 from __future__ import annotations
 
 import functools
+import math
 import resource
 import uuid
 from datetime import timedelta
@@ -144,3 +145,43 @@ async def test_cli_full_sync_follows_progress_and_reports(stack: Stack) -> None:
     assert report.phase == "done" and report.run_id is not None
     assert report.examined >= 3  # the demo vendors at least
     assert report.counts["examined"] == report.examined
+
+
+async def runs_of(stack: Stack, workflow_id: str, first_run_id: str | None) -> int:
+    """How many runs the workflow took: each run's history ends by naming the next."""
+    runs, run_id = 0, first_run_id
+    while run_id:
+        runs += 1
+        history = await stack.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        last = history.events[-1]
+        moved = last.HasField("workflow_execution_continued_as_new_event_attributes")
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id if moved else None
+        )
+    return runs
+
+
+async def test_long_reconciliation_continues_as_new_and_reports_every_page(stack: Stack) -> None:
+    async def run(pages_per_run: int) -> tuple[ReconcileReport, int]:
+        handle = await stack.client.start_workflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(
+                entity="supplier", fix=False, page_size=1, pages_per_run=pages_per_run, trigger="test"
+            ),
+            id=f"reconcile-supplier-test-{uuid.uuid4().hex[:8]}",
+            task_queue=stack.settings.task_queue,
+        )
+        report = await handle.result()
+        return report, await runs_of(stack, handle.id, handle.first_execution_run_id)
+
+    whole, whole_runs = await run(pages_per_run=10_000)
+    paged, paged_runs = await run(pages_per_run=2)
+
+    assert whole_runs == 1
+    assert paged.pages == whole.pages >= 4  # a page per supplier
+    assert paged_runs == math.ceil(paged.pages / 2) >= 2
+    # Nothing lost between runs: the same counts, differences and one sync_run row.
+    assert paged.phase == "done" and paged.run_id is not None and paged.run_id != whole.run_id
+    assert paged.examined == whole.examined == paged.counts["examined"]
+    assert paged.counts == whole.counts
+    assert [d.bng_key for d in paged.differences] == [d.bng_key for d in whole.differences]

@@ -8,7 +8,7 @@ from typing import TypedDict
 from temporalio.common import RetryPolicy
 
 
-class _ActivityOptions(TypedDict):
+class ActivityOptions(TypedDict):
     start_to_close_timeout: timedelta
     schedule_to_close_timeout: timedelta
     heartbeat_timeout: timedelta
@@ -17,7 +17,7 @@ class _ActivityOptions(TypedDict):
 
 # Transient failures (M3 or BNG down, 5xx, timeouts) are retried for a long time with backoff;
 # business errors are raised non-retryable by the activities and never come back here as retries.
-SYSTEM_CALL: _ActivityOptions = {
+SYSTEM_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(minutes=2),
     "schedule_to_close_timeout": timedelta(hours=12),
     # Activities heartbeat while they wait; a killed worker's activity is retried after this.
@@ -31,7 +31,7 @@ SYSTEM_CALL: _ActivityOptions = {
 
 
 # A page of reconciliation: minutes of work that reports progress by heartbeat.
-PAGE_CALL: _ActivityOptions = {
+PAGE_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(minutes=10),
     "schedule_to_close_timeout": timedelta(hours=2),
     "heartbeat_timeout": timedelta(seconds=30),

@@ -6,7 +6,9 @@ race each other's writes; different records run in parallel workflows. Each chan
 
 1. inspect the record in BNG and M3 against the last synced state, by field ownership;
 2. park it for an operator if both sides changed a shared field (a conflict), if it matches
-   several M3 records (ambiguous), or if it cannot be mapped; an operator resolves it;
+   several M3 records (ambiguous), if it cannot be mapped, or if a call fails in a way retrying
+   cannot fix (M3 or BNG refuses it, an outage outlasts the retry window, anything unexpected);
+   an operator resolves, retries or skips it. The workflow itself never fails;
 3. otherwise create it where it is missing, or write the changed fields where they are owned,
    and remember the new synced state. A change that only reflects m3bng's own last write (an
    echo) finds nothing to do.
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR
@@ -35,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from mapping.engine import FieldError
     from mapping.ownership import PlanAction, Side
     from workflows import search_attributes as sa
-    from workflows.activity_options import SYSTEM_CALL
+    from workflows.activity_options import SYSTEM_CALL, ActivityOptions
     from workflows.sync_models import (
         EntitySyncInput,
         EntitySyncView,
@@ -78,6 +81,9 @@ class EntitySyncWorkflow:
         self._outcomes: dict[int, SyncOutcome] = {}
         self._next_ticket = 0
         self._syncing = False
+        # True from a resolve update's acceptance until it is answered: one at a time.
+        self._resolving = False
+        self._call: ActivityOptions = {**SYSTEM_CALL, "schedule_to_close_timeout": data.retry_window}
         for change in data.pending:
             self._enqueue(change)
 
@@ -97,11 +103,16 @@ class EntitySyncWorkflow:
                 continue
             batch, self._queue = self._queue, []
             resolution, self._resolution = self._resolution, None
+            if resolution is not None and resolution[1].skip:
+                self._answer_resolution(resolution[0], self._skip(resolution[1]))
+                resolution = None
+                if not batch:
+                    continue
             outcome = await self._handle(batch, resolution)
             for ticket, _ in batch:
                 self._outcomes[ticket] = outcome
             if resolution is not None:
-                self._outcomes[resolution[0]] = outcome
+                self._answer_resolution(resolution[0], outcome)
             changes_this_run += len(batch)
             long_run = (
                 changes_this_run >= data.changes_per_run or workflow.info().is_continue_as_new_suggested()
@@ -120,6 +131,7 @@ class EntitySyncWorkflow:
                         m3_key=self._m3_key,
                         idle_minutes=data.idle_minutes,
                         changes_per_run=data.changes_per_run,
+                        retry_window=data.retry_window,
                         attention=self._attention,
                         changes_seen=self._changes_seen,
                         history=self._history,
@@ -141,6 +153,9 @@ class EntitySyncWorkflow:
 
     @workflow.update
     async def resolve(self, resolution: Resolution) -> SyncOutcome:
+        """An operator's decision for a parked record; see Resolution (retry, skip, winner...)."""
+        # Set before the first await, so a second resolve's validator already sees it.
+        self._resolving = True
         ticket = self._take_ticket()
         self._resolution = (ticket, resolution)
         await workflow.wait_condition(lambda: ticket in self._outcomes)
@@ -148,8 +163,12 @@ class EntitySyncWorkflow:
 
     @resolve.validator
     def _validate_resolve(self, resolution: Resolution) -> None:
-        if self._attention is None:
-            raise ValueError("nothing to resolve: the record is not parked")
+        self._require_parked("resolve")
+        assert self._attention is not None
+        if resolution.skip:
+            if not resolution.note.strip():
+                raise ValueError("skipping a parked record needs a reason in note")
+            return
         if self._attention.kind == "conflict" and resolution.winner is None:
             raise ValueError("a conflict is resolved by choosing a winner: bng or m3")
         if self._attention.kind == "ambiguous-match" and not (resolution.link_to or resolution.create_new):
@@ -186,18 +205,32 @@ class EntitySyncWorkflow:
         except _Parked as parked:
             self._attention = parked.attention
             outcome = SyncOutcome(outcome="parked", detail=parked.attention.summary)
+        except ActivityError as error:
+            # Whatever retrying could not fix parks the record: the workflow itself never fails.
+            self._attention = failure_attention(error, workflow.now())
+            outcome = SyncOutcome(outcome="parked", detail=self._attention.summary)
         finally:
             self._syncing = False
         trigger = "resolution" if resolution else (last.reason or f"{last.origin or 'reconcile'} change")
         if len(batch) > 1:
             trigger += f" (+{len(batch) - 1} coalesced)"
+        self._record(trigger, outcome)
+        return outcome
+
+    def _skip(self, resolution: Resolution) -> SyncOutcome:
+        """Leave a parked record as it is; its next change looks at it again."""
+        self._attention = None
+        outcome = SyncOutcome(outcome="skipped", detail=f"skipped by the operator: {resolution.note}")
+        self._record("resolution", outcome)
+        return outcome
+
+    def _record(self, trigger: str, outcome: SyncOutcome) -> None:
         detail = outcome.detail or ", ".join(outcome.m3_fields + outcome.bng_fields)
         self._history = [
             *self._history,
             SyncStep(at=workflow.now(), trigger=trigger, outcome=outcome.outcome, detail=detail),
         ][-HISTORY_KEPT:]
         self._publish_state()
-        return outcome
 
     async def _sync(self, origin: Side | None, resolution: Resolution | None) -> SyncOutcome:
         created: Applied | None = None
@@ -252,7 +285,7 @@ class EntitySyncWorkflow:
                 link_to=resolution.link_to if resolution else None,
                 create_new=resolution.create_new if resolution else False,
             ),
-            **SYSTEM_CALL,
+            **self._call,
         )
         if inspection.m3_key:
             self._m3_key = inspection.m3_key
@@ -300,26 +333,27 @@ class EntitySyncWorkflow:
                     plan=inspection.plan,
                     expected_version=inspection.version,
                 ),
-                **SYSTEM_CALL,
+                **self._call,
             )
         except ActivityError as error:
             cause = error.cause
-            if not isinstance(cause, ApplicationError):
-                raise
-            if cause.type == STALE_SYNC_STATE:
+            if isinstance(cause, ApplicationError) and cause.type == STALE_SYNC_STATE:
                 raise _Stale() from error
-            now = workflow.now()
-            if cause.type == INVALID_RECORD:
-                details = cause.details[0] if cause.details else []
-                raise _Parked(
-                    _invalid_attention([FieldError.model_validate(d) for d in details], now)
-                ) from error
-            if cause.type in (M3_BUSINESS_ERROR, BNG_BUSINESS_ERROR):
-                kind = "m3-rejected" if cause.type == M3_BUSINESS_ERROR else "bng-rejected"
-                raise _Parked(SyncAttention(kind=kind, summary=cause.message, since=now)) from error
-            raise
+            raise  # parked by _handle
 
     # -- bookkeeping -------------------------------------------------------------------------
+
+    def _require_parked(self, what: str) -> None:
+        # Like the order workflow's: one decision at a time, so no update is left waiting for
+        # an answer that a later one took, which would block idle completion and continue-as-new.
+        if self._attention is None:
+            raise ValueError(f"nothing to {what}: {self._entity} {self._bng_key} is not parked")
+        if self._resolving:
+            raise ValueError(f"{self._entity} {self._bng_key} is being resolved already; try again after")
+
+    def _answer_resolution(self, ticket: int, outcome: SyncOutcome) -> None:
+        self._outcomes[ticket] = outcome
+        self._resolving = False
 
     def _take_ticket(self) -> int:
         self._next_ticket += 1
@@ -361,8 +395,44 @@ def _created(applied: Applied) -> SyncOutcome:
 
 def _invalid_attention(errors: list[FieldError], now: datetime) -> SyncAttention:
     return SyncAttention(
-        kind="invalid-record",
+        kind="invalid_record",
         summary="; ".join(error.message for error in errors),
         errors=errors,
         since=now,
     )
+
+
+def failure_attention(error: ActivityError, now: datetime) -> SyncAttention:
+    """Why a record parks after a call that retrying could not fix: the class, reason and data."""
+    cause = error.cause
+    data: dict[str, Any] = {"activity": error.activity_type, "retry_state": _name(error.retry_state)}
+    if isinstance(cause, ApplicationError):
+        data["error_type"] = cause.type
+        if cause.type == INVALID_RECORD:
+            details = cause.details[0] if cause.details else []
+            return _invalid_attention([FieldError.model_validate(d) for d in details], now)
+        if cause.type == M3_BUSINESS_ERROR:
+            if cause.details and isinstance(cause.details[0], dict):
+                data.update(cause.details[0])  # program, transaction, code, field, message
+            return SyncAttention(kind="m3_business_error", summary=cause.message, data=data, since=now)
+        if cause.type == BNG_BUSINESS_ERROR:
+            return SyncAttention(kind="bng_business_error", summary=cause.message, data=data, since=now)
+    message = str(cause or error)
+    data["message"] = message
+    if isinstance(cause, TimeoutError):
+        data["timeout_type"] = _name(cause.type)
+    gave_up = error.retry_state in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED)
+    if gave_up and not (isinstance(cause, ApplicationError) and cause.non_retryable):
+        return SyncAttention(
+            kind="outage",
+            summary=f"M3 or BNG kept failing for the whole retry window ({error.activity_type}): {message}",
+            data=data,
+            since=now,
+        )
+    return SyncAttention(
+        kind="unexpected", summary=f"{error.activity_type} failed: {message}", data=data, since=now
+    )
+
+
+def _name(value: Any) -> str | None:
+    return getattr(value, "name", None) if value is not None else None

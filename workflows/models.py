@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -45,6 +45,10 @@ class OrderToCashInput(BaseModel):
     payload: dict[str, Any] = Field(description="The webhook's data exactly as BNG sent it")
     webhook_id: str | None = None
     received_at: datetime | None = None
+    # How long M3 or BNG may stay unreachable before a step parks the order as an outage.
+    retry_window: timedelta = timedelta(hours=12)
+    # How long a partly paid invoice waits for the rest before the order parks as underpaid.
+    payment_wait: timedelta = timedelta(days=14)
 
 
 class FieldIssue(BaseModel):
@@ -54,16 +58,35 @@ class FieldIssue(BaseModel):
     line: int | None = None
 
 
+AttentionKind = Literal[
+    "invalid_payload",  # the BNG order does not validate or map
+    "m3_business_error",  # M3 refused a transaction (NOK): its code, field and message
+    "bng_business_error",  # BNG refused a call (4xx)
+    "outage",  # M3 or BNG stayed unreachable for the whole retry window
+    "invalid_bod",  # a BOD that cannot move the order (no total, currency, other order...)
+    "payment_mismatch",  # a payment in another currency than the invoice, or more than is open
+    "underpaid",  # the invoice is partly paid and the rest did not come in time
+    "unexpected",  # any other failure: a defect to report, with its message
+]
+
+# What an operator can do with a parked order: ``fix`` sends edited data for the step.
+OperatorAction = Literal["retry", "fix", "skip", "cancel"]
+
+
 class Attention(BaseModel):
     """Why an order is parked, and what an operator can do about it."""
 
-    kind: Literal["invalid_payload", "m3_business_error", "bng_business_error"]
+    kind: AttentionKind
     summary: str
     issues: list[FieldIssue] = []
     m3_program: str | None = None
     m3_transaction: str | None = None
     m3_code: str | None = None
     since: datetime | None = None
+    # The step that stopped (e.g. "post payment") and the data it was given, for a fix.
+    step: str | None = None
+    data: dict[str, Any] | None = None
+    actions: list[OperatorAction] = ["retry", "fix", "cancel"]
 
 
 class TimelineEntry(BaseModel):
@@ -112,6 +135,12 @@ class Resume(BaseModel):
     """Update sent by an operator once the cause of an M3 error is fixed (e.g. the item exists now)."""
 
     reason: str = ""
+
+
+class SkipStep(BaseModel):
+    """Update sent by an operator: leave the parked step undone (e.g. the status push) and go on."""
+
+    reason: str
 
 
 class CancelOrder(BaseModel):

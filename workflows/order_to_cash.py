@@ -13,16 +13,18 @@ in NeedsAttention with the reason, until an operator sends a corrected payload, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities.bng_orders import BngOrderActivities, PushInvoiceInput, PushOrderStatusInput
-    from activities.errors import BNG_BUSINESS_ERROR, M3_BUSINESS_ERROR, M3ErrorDetail
+    from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR, M3ErrorDetail
     from activities.m3_customers import EnsureCustomerInput, M3CustomerActivities
     from activities.m3_items import CheckItemsInput, M3ItemActivities
     from activities.m3_orders import (
@@ -36,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.transform_order import TransformOrderInput, transform_order
     from clients.bng.models import Invoice, Order, OrderStatus
     from workflows import search_attributes as sa
-    from workflows.activity_options import SYSTEM_CALL
+    from workflows.activity_options import SYSTEM_CALL, ActivityOptions
     from workflows.models import (
         M3_STATUS_STAGES,
         Attention,
@@ -50,13 +52,19 @@ with workflow.unsafe.imports_passed_through():
         OrderView,
         PaymentCaptured,
         Resume,
+        SkipStep,
         Stage,
         TimelineEntry,
     )
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_ORDER_TYPE = "A01"
+# Telling BNG about a hold or a cancellation is worth a few minutes of retries, not the park itself.
+NOTICE_WINDOW = timedelta(minutes=5)
+
+Decision = FixPayload | Resume | CancelOrder | SkipStep
 
 
 class _NeedsAttention(Exception):
@@ -75,13 +83,18 @@ class OrderToCashWorkflow:
     def __init__(self, data: OrderToCashInput) -> None:
         self._payload: dict[str, Any] = data.payload
         self._order_type = DEFAULT_ORDER_TYPE
+        self._call: ActivityOptions = {**SYSTEM_CALL, "schedule_to_close_timeout": data.retry_window}
+        self._notice: ActivityOptions = {**SYSTEM_CALL, "schedule_to_close_timeout": NOTICE_WINDOW}
+        self._payment_wait = data.payment_wait
         self._view = OrderView(bng_order_id=data.bng_order_id, stage=Stage.RECEIVED)
         self._m3_events: list[M3OrderEvent] = []
         self._seen_bods: set[str] = set()
         self._payments: list[PaymentCaptured] = []
         self._seen_payments: set[str] = set()
         self._paid = Decimal(0)
-        self._decision: FixPayload | Resume | CancelOrder | None = None
+        self._decision: Decision | None = None
+        # While parked in a step: the model its data must validate against for a fix.
+        self._fix_model: type[BaseModel] | None = None
 
     # ---------------------------------------------------------------- the process
 
@@ -90,11 +103,11 @@ class OrderToCashWorkflow:
         self._log("Received", f"order.created webhook {data.webhook_id or ''}".strip(), "info")
         try:
             await self._place_order_in_m3()
+            await self._push_status(OrderStatus.ACCEPTED)
+            await self._follow_m3_until_invoiced()
+            await self._collect_payment()
         except _Cancelled:
-            return self._result()
-        await self._push_status(OrderStatus.ACCEPTED)
-        await self._follow_m3_until_invoiced()
-        await self._collect_payment()
+            pass
         return self._result()
 
     async def _place_order_in_m3(self) -> Order:
@@ -103,13 +116,17 @@ class OrderToCashWorkflow:
             try:
                 return await self._try_place_order()
             except _NeedsAttention as parked:
-                await self._park(parked.attention)
+                decision = await self._park(parked.attention)
+                if isinstance(decision, FixPayload):
+                    self._payload = decision.payload
 
     async def _try_place_order(self) -> Order:
-        transformed = await workflow.execute_activity(
-            transform_order,
-            TransformOrderInput(payload=self._payload, order_type=self._order_type),
-            **SYSTEM_CALL,
+        transformed = await self._business_step(
+            workflow.execute_activity(
+                transform_order,
+                TransformOrderInput(payload=self._payload, order_type=self._order_type),
+                **self._call,
+            )
         )
         if transformed.order is None or transformed.issues:
             raise _NeedsAttention(
@@ -117,6 +134,8 @@ class OrderToCashWorkflow:
                     kind="invalid_payload",
                     summary=f"The BNG order does not validate ({len(transformed.issues)} problem(s))",
                     issues=transformed.issues,
+                    step="validate order",
+                    data=self._payload,
                 )
             )
         order = transformed.order
@@ -126,7 +145,7 @@ class OrderToCashWorkflow:
             workflow.execute_activity_method(
                 M3CustomerActivities.ensure_m3_customer,
                 EnsureCustomerInput(bng_customer_id=order.CustomerID),
-                **SYSTEM_CALL,
+                **self._call,
             )
         )
         self._view.m3_customer_number = customer.cuno
@@ -138,7 +157,7 @@ class OrderToCashWorkflow:
             workflow.execute_activity_method(
                 M3ItemActivities.check_m3_items,
                 CheckItemsInput(item_numbers=[line["ITNO"] for line in transformed.lines]),
-                **SYSTEM_CALL,
+                **self._call,
             )
         )
         if items.problems:
@@ -152,6 +171,7 @@ class OrderToCashWorkflow:
                     m3_program="MMS200MI",
                     m3_transaction="GetItmBasic",
                     m3_code=items.problems[0].code,
+                    step="check items",
                 )
             )
 
@@ -163,7 +183,7 @@ class OrderToCashWorkflow:
             workflow.execute_activity_method(
                 M3OrderActivities.add_m3_order_head,
                 AddOrderHeadInput(bng_order_id=self._view.bng_order_id, cuno=cuno, head=head),
-                **SYSTEM_CALL,
+                **self._call,
             )
         )
         if created.order_number:
@@ -178,10 +198,10 @@ class OrderToCashWorkflow:
                 workflow.execute_activity_method(
                     M3OrderActivities.add_m3_order_lines,
                     AddOrderLinesInput(temporary_order_number=temp, lines=lines),
-                    **SYSTEM_CALL,
+                    **self._call,
                 )
             )
-            self._log("M3 batch order lines", f"OIS100MI/AddBatchLine: {added} line(s) added")
+            self._log("M3 batch order lines", f"OIS100MI/AddBatchLine: {added} line(s) in the batch order")
             orno = await self._business_step(
                 workflow.execute_activity_method(
                     M3OrderActivities.confirm_m3_order,
@@ -190,18 +210,22 @@ class OrderToCashWorkflow:
                         cuno=cuno,
                         temporary_order_number=temp,
                     ),
-                    **SYSTEM_CALL,
+                    **self._call,
                 )
             )
         except _NeedsAttention as parked:
-            # The head exists but the order cannot be completed: remove the batch, then say why.
-            deleted = await workflow.execute_activity_method(
-                M3OrderActivities.delete_m3_batch_order,
+            if parked.attention.kind in ("outage", "unexpected"):
+                raise  # the batch order waits as it is; a retry continues it
+            # The order cannot be completed: remove the batch, then say why.
+            deleted = await self._attempt(
+                "delete batch order",
+                lambda data: workflow.execute_activity_method(
+                    M3OrderActivities.delete_m3_batch_order, data, **self._call
+                ),
                 DeleteBatchOrderInput(cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp),
-                **SYSTEM_CALL,
             )
             self._view.m3_temporary_order_number = None
-            what = "deleted" if deleted else "already gone"
+            what = {True: "deleted", False: "already gone", None: "left in M3 by the operator"}[deleted]
             self._log("Compensated", f"OIS100MI/DelBatchHead: batch order {temp} {what}", "info")
             parked.attention.summary += f" (batch order {temp} {what})"
             raise
@@ -213,6 +237,9 @@ class OrderToCashWorkflow:
             await self._apply_m3_event(self._m3_events.pop(0))
 
     async def _apply_m3_event(self, event: M3OrderEvent) -> None:
+        if event.noun == "Invoice":
+            await self._apply_invoice(event)
+            return
         if event.order_number and event.order_number != self._view.m3_order_number:
             self._log(
                 "Ignored BOD", f"{event.noun} {event.bod_id} is about order {event.order_number}", "info"
@@ -232,24 +259,29 @@ class OrderToCashWorkflow:
                 self._set_stage(Stage.SHIPPED, f"delivery {event.delivery_number} (SyncShipment)")
             if first_time and self._view.stage.rank <= Stage.SHIPPED.rank:
                 await self._push_status(OrderStatus.SHIPPED)
-        elif event.noun == "Invoice" and event.invoice_number:
-            self._view.invoice = InvoiceInfo(
-                invoice_number=event.invoice_number,
-                invoice_year=event.invoice_year or workflow.now().year,
-                invoice_date=event.invoice_date or workflow.now().date(),
-                due_date=event.due_date,
-                net_amount=event.net_amount or Decimal(0),
-                tax_amount=event.tax_amount or Decimal(0),
-                total_amount=event.total_amount or Decimal(0),
-                currency=event.currency or "",
-            )
-            await self._sync_invoice_to_bng(self._view.invoice)
-            self._set_stage(Stage.INVOICED, f"invoice {event.invoice_number} (SyncInvoice)")
-            await self._push_status(OrderStatus.INVOICED)
 
-    async def _sync_invoice_to_bng(self, invoice: InvoiceInfo) -> None:
-        await workflow.execute_activity_method(
-            BngOrderActivities.push_invoice_to_bng,
+    async def _apply_invoice(self, event: M3OrderEvent) -> None:
+        """An invoice moves money: it must be complete and about this order, or it parks."""
+        while (invoice := self._invoice_from(event)) is None or isinstance(invoice, str):
+            attention = Attention(
+                kind="invalid_bod",
+                summary=f"SyncInvoice {event.bod_id} cannot be used: {invoice or 'incomplete'}",
+                step="invoice",
+                data=event.model_dump(mode="json"),
+                actions=["retry", "fix", "skip", "cancel"],
+            )
+            decision = await self._park(attention, fix_model=M3OrderEvent)
+            if isinstance(decision, SkipStep):
+                self._log("Ignored BOD", f"SyncInvoice {event.bod_id} skipped: {decision.reason}", "info")
+                return
+            if isinstance(decision, FixPayload):
+                event = M3OrderEvent.model_validate({**event.model_dump(mode="json"), **decision.payload})
+        self._view.invoice = invoice
+        await self._attempt(
+            "invoice to BNG",
+            lambda data: workflow.execute_activity_method(
+                BngOrderActivities.push_invoice_to_bng, data, **self._call
+            ),
             PushInvoiceInput(
                 bng_order_id=self._view.bng_order_id,
                 invoice=Invoice(
@@ -262,87 +294,196 @@ class OrderToCashWorkflow:
                     Currency=invoice.currency,
                 ),
             ),
-            **SYSTEM_CALL,
         )
         self._log(
             "Invoice to BNG", f"invoice {invoice.invoice_number} {invoice.total_amount} {invoice.currency}"
+        )
+        self._set_stage(Stage.INVOICED, f"invoice {invoice.invoice_number} (SyncInvoice)")
+        await self._push_status(OrderStatus.INVOICED)
+
+    def _invoice_from(self, event: M3OrderEvent) -> InvoiceInfo | str:
+        """The invoice a SyncInvoice describes, or what is wrong with it."""
+        missing = [
+            name
+            for name, value in (
+                ("invoice number", event.invoice_number),
+                ("total amount", event.total_amount),
+                ("currency", event.currency),
+                ("order number", event.order_number),
+            )
+            if value in (None, "")
+        ]
+        if missing:
+            return "no " + ", no ".join(missing)
+        if event.order_number != self._view.m3_order_number:
+            return f"it is about order {event.order_number}, not {self._view.m3_order_number}"
+        assert event.invoice_number and event.total_amount is not None and event.currency
+        if event.total_amount < 0:
+            return f"negative total {event.total_amount}"
+        return InvoiceInfo(
+            invoice_number=event.invoice_number,
+            invoice_year=event.invoice_year or workflow.now().year,
+            invoice_date=event.invoice_date or workflow.now().date(),
+            due_date=event.due_date,
+            net_amount=event.net_amount if event.net_amount is not None else event.total_amount,
+            tax_amount=event.tax_amount or Decimal(0),
+            total_amount=event.total_amount,
+            currency=event.currency,
         )
 
     async def _collect_payment(self) -> None:
         invoice = self._view.invoice
         assert invoice is not None and self._view.m3_customer_number is not None
         while self._paid < invoice.total_amount:
-            await workflow.wait_condition(lambda: bool(self._payments))
+            if not await self._next_payment_in_time():
+                decision = await self._park(
+                    Attention(
+                        kind="underpaid",
+                        summary=(
+                            f"Invoice {invoice.invoice_number} is paid {self._paid} of "
+                            f"{invoice.total_amount} {invoice.currency}; the rest did not come within "
+                            f"{self._payment_wait}"
+                        ),
+                        step="collect payment",
+                        actions=["retry", "skip", "cancel"],
+                    )
+                )
+                if isinstance(decision, SkipStep):
+                    self._log("Underpayment accepted", decision.reason, "info")
+                    break
+                continue
             payment = self._payments.pop(0)
-            posted = await workflow.execute_activity_method(
-                M3PaymentActivities.post_payment_to_m3,
-                PostPaymentInput(
-                    payment_id=payment.payment_id,
-                    cuno=self._view.m3_customer_number,
-                    invoice_number=invoice.invoice_number,
-                    invoice_year=invoice.invoice_year,
-                    amount=payment.amount,
-                    currency=payment.currency,
-                    payment_date=payment.captured_at.date(),
-                ),
-                **SYSTEM_CALL,
+            received = PostPaymentInput(
+                payment_id=payment.payment_id,
+                cuno=self._view.m3_customer_number,
+                invoice_number=invoice.invoice_number,
+                invoice_year=invoice.invoice_year,
+                amount=payment.amount,
+                currency=payment.currency,
+                payment_date=payment.captured_at.date(),
+                paid_before=self._paid,
             )
-            self._paid += payment.amount
+            posting = await self._checked_payment(received, invoice)
+            if posting is None:
+                continue
+            posted = await self._attempt(
+                "post payment",
+                lambda data: workflow.execute_activity_method(
+                    M3PaymentActivities.post_payment_to_m3, data, **self._call
+                ),
+                posting,
+            )
+            if posted is None:
+                self._log("Payment not posted", f"{payment.payment_id} skipped by the operator", "info")
+                continue
+            self._paid += posting.amount
             self._view.payment_id = payment.payment_id
             self._log(
                 "Payment to M3",
-                f"ARS040MI batch {posted.payment_batch}: {payment.amount} {payment.currency} "
+                f"ARS040MI batch {posted.payment_batch}: {posting.amount} {posting.currency} "
                 f"on invoice {invoice.invoice_number}",
             )
         self._set_stage(Stage.PAID, f"paid {self._paid} {invoice.currency}")
         await self._push_status(OrderStatus.PAID)
 
+    async def _next_payment_in_time(self) -> bool:
+        """Wait for a payment; once the invoice is partly paid, only for the payment wait."""
+        if self._paid == 0:
+            await workflow.wait_condition(lambda: bool(self._payments))
+            return True
+        try:
+            await workflow.wait_condition(lambda: bool(self._payments), timeout=self._payment_wait)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _checked_payment(
+        self, posting: PostPaymentInput, invoice: InvoiceInfo
+    ) -> PostPaymentInput | None:
+        """A payment must be in the invoice's currency and not more than is open; else it parks."""
+        while True:
+            open_amount = invoice.total_amount - self._paid
+            if posting.currency != invoice.currency:
+                problem = f"is in {posting.currency}, the invoice in {invoice.currency}"
+            elif posting.amount <= 0:
+                problem = f"is {posting.amount}"
+            elif posting.amount > open_amount:
+                problem = f"is {posting.amount} {posting.currency}, more than the {open_amount} still open"
+            else:
+                return posting
+            decision = await self._park(
+                Attention(
+                    kind="payment_mismatch",
+                    summary=f"Payment {posting.payment_id} {problem} on invoice {invoice.invoice_number}",
+                    step="check payment",
+                    data=posting.model_dump(mode="json"),
+                    actions=["fix", "skip", "cancel"],
+                ),
+                fix_model=PostPaymentInput,
+            )
+            if isinstance(decision, SkipStep):
+                self._log("Payment not posted", f"{posting.payment_id}: {decision.reason}", "info")
+                return None
+            if isinstance(decision, FixPayload):
+                posting = PostPaymentInput.model_validate(
+                    {**posting.model_dump(mode="json"), **decision.payload}
+                )
+
     # ---------------------------------------------------------------- operator hand-offs
 
-    async def _park(self, attention: Attention) -> None:
+    async def _attempt(self, step: str, run: Callable[[M], Awaitable[T]], data: M) -> T | None:
+        """Run one step; whatever retrying could not fix parks it until an operator decides.
+
+        Retry runs it again, a fix runs it with edited data, skip leaves it undone (None).
+        """
+        while True:
+            try:
+                return await run(data)
+            except ActivityError as error:
+                attention = _attention_for(error, step)
+            attention.data = data.model_dump(mode="json")
+            attention.actions = ["retry", "fix", "skip", "cancel"]
+            decision = await self._park(attention, fix_model=type(data))
+            if isinstance(decision, SkipStep):
+                self._log("Skipped", f"{step}: {decision.reason}", "info")
+                return None
+            if isinstance(decision, FixPayload):
+                data = type(data).model_validate({**data.model_dump(mode="json"), **decision.payload})
+
+    async def _park(self, attention: Attention, fix_model: type[BaseModel] | None = None) -> Decision:
         """Wait in NeedsAttention for an operator. Raises _Cancelled if the order is cancelled."""
         attention.since = workflow.now()
         self._decision = None
+        self._fix_model = fix_model
         self._view.attention = attention
+        stage_before = self._view.stage
         self._set_stage(Stage.NEEDS_ATTENTION, attention.summary, outcome="error")
         if attention.kind != "invalid_payload":
-            await self._push_status(OrderStatus.ON_HOLD, reason=attention.summary[:250], best_effort=True)
+            await self._notify(OrderStatus.ON_HOLD, attention.summary[:250])
         await workflow.wait_condition(lambda: self._decision is not None)
         decision, self._decision = self._decision, None
+        assert decision is not None
         self._view.attention = None
+        self._fix_model = None
         if isinstance(decision, CancelOrder):
             self._set_stage(Stage.CANCELLED, f"cancelled by operator: {decision.reason}", outcome="info")
-            await self._push_status(OrderStatus.CANCELLED, reason=decision.reason, best_effort=True)
+            if self._view.m3_order_number is None:
+                await self._notify(OrderStatus.CANCELLED, decision.reason)
+            else:
+                self._log("M3 order kept", f"order {self._view.m3_order_number} stays in M3 as it is", "info")
             raise _Cancelled()
+        # Back to where the order was; the step that parked it runs again (or is skipped).
+        self._set_stage(stage_before, f"{type(decision).__name__}: {_reason(decision)}", outcome="info")
         if isinstance(decision, FixPayload):
-            self._payload = decision.payload
-            self._log("Payload corrected", decision.reason or "operator sent a corrected payload", "info")
-        else:
-            self._log("Resumed", decision.reason if decision else "", "info")
+            self._log("Payload corrected", decision.reason or "operator sent corrected data", "info")
+        return decision
 
     async def _business_step(self, step: Awaitable[T]) -> T:
-        """Run an activity; a business error from M3 or BNG parks the order instead of failing it."""
+        """Run an activity of the order's placement; what retrying cannot fix parks the order."""
         try:
             return await step
         except ActivityError as error:
-            cause = error.cause
-            if not isinstance(cause, ApplicationError):
-                raise
-            if cause.type == M3_BUSINESS_ERROR:
-                detail = M3ErrorDetail.model_validate(cause.details[0])
-                raise _NeedsAttention(
-                    Attention(
-                        kind="m3_business_error",
-                        summary=f"M3 {detail.program}/{detail.transaction} {detail.code}: {detail.message}",
-                        issues=[FieldIssue(field=detail.field or "", message=detail.message)],
-                        m3_program=detail.program,
-                        m3_transaction=detail.transaction,
-                        m3_code=detail.code,
-                    )
-                ) from error
-            if cause.type == BNG_BUSINESS_ERROR:
-                raise _NeedsAttention(Attention(kind="bng_business_error", summary=cause.message)) from error
-            raise
+            raise _NeedsAttention(_attention_for(error, "place order")) from error
 
     # ---------------------------------------------------------------- messages
 
@@ -371,9 +512,17 @@ class OrderToCashWorkflow:
 
     @fix_payload.validator
     def _validate_fix(self, fix: FixPayload) -> None:
-        self._require_parked("a corrected payload")
-        if fix.payload.get("OrderID") not in (None, self._view.bng_order_id):
-            raise ValueError(f"OrderID must stay {self._view.bng_order_id}")
+        self._require_parked("a corrected payload", "fix")
+        if self._fix_model is None:
+            if fix.payload.get("OrderID") not in (None, self._view.bng_order_id):
+                raise ValueError(f"OrderID must stay {self._view.bng_order_id}")
+            return
+        # Corrected data for a step: it must make a valid input of that step.
+        attention = self._view.attention
+        try:
+            self._fix_model.model_validate({**((attention and attention.data) or {}), **fix.payload})
+        except ValidationError as error:
+            raise ValueError(f"the corrected data does not fit the step: {error}") from error
 
     @workflow.update
     def resume(self, request: Resume) -> OrderView:
@@ -382,7 +531,18 @@ class OrderToCashWorkflow:
 
     @resume.validator
     def _validate_resume(self, request: Resume) -> None:
-        self._require_parked("resume")
+        self._require_parked("resume", "retry")
+
+    @workflow.update
+    def skip(self, request: SkipStep) -> OrderView:
+        self._decision = request
+        return self._view
+
+    @skip.validator
+    def _validate_skip(self, request: SkipStep) -> None:
+        self._require_parked("skip", "skip")
+        if not request.reason.strip():
+            raise ValueError("skipping a step needs a reason")
 
     @workflow.update
     def cancel(self, request: CancelOrder) -> OrderView:
@@ -391,7 +551,7 @@ class OrderToCashWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelOrder) -> None:
-        self._require_parked("cancel")
+        self._require_parked("cancel", "cancel")
 
     @workflow.query
     def status(self) -> OrderView:
@@ -399,10 +559,16 @@ class OrderToCashWorkflow:
 
     # ---------------------------------------------------------------- bookkeeping
 
-    def _require_parked(self, what: str) -> None:
-        if self._view.stage != Stage.NEEDS_ATTENTION or self._decision is not None:
+    def _require_parked(self, what: str, action: str) -> None:
+        attention = self._view.attention
+        if self._view.stage != Stage.NEEDS_ATTENTION or self._decision is not None or attention is None:
             raise ValueError(
                 f"Order {self._view.bng_order_id} is {self._view.stage}; {what} needs NeedsAttention"
+            )
+        if action not in attention.actions:
+            raise ValueError(
+                f"Order {self._view.bng_order_id} is parked at '{attention.step}'; "
+                f"{what} is not possible there (possible: {', '.join(attention.actions)})"
             )
 
     def _order_confirmed(self, orno: str, detail: str) -> None:
@@ -425,26 +591,35 @@ class OrderToCashWorkflow:
             TimelineEntry(at=workflow.now(), step=step, detail=detail, outcome=outcome)
         )
 
-    async def _push_status(
-        self, status: OrderStatus, reason: str | None = None, best_effort: bool = False
-    ) -> None:
-        push = workflow.execute_activity_method(
-            BngOrderActivities.push_order_status_to_bng,
-            PushOrderStatusInput(
-                bng_order_id=self._view.bng_order_id,
-                status=status,
-                m3_order_number=self._view.m3_order_number,
-                delivery_number=self._view.delivery_number,
-                reason=reason,
-            ),
-            **SYSTEM_CALL,
+    def _status_update(self, status: OrderStatus, reason: str | None = None) -> PushOrderStatusInput:
+        return PushOrderStatusInput(
+            bng_order_id=self._view.bng_order_id,
+            status=status,
+            m3_order_number=self._view.m3_order_number,
+            delivery_number=self._view.delivery_number,
+            reason=reason,
         )
+
+    async def _push_status(self, status: OrderStatus) -> None:
+        pushed = await self._attempt(
+            f"status {status.value} to BNG",
+            lambda data: workflow.execute_activity_method(
+                BngOrderActivities.push_order_status_to_bng, data, **self._call
+            ),
+            self._status_update(status),
+        )
+        if pushed:
+            self._log("Status to BNG", status.value, "info")
+
+    async def _notify(self, status: OrderStatus, reason: str) -> None:
+        """Tell BNG about a hold or a cancellation; if it cannot be told, the reason stays first."""
         try:
-            await push
+            await workflow.execute_activity_method(
+                BngOrderActivities.push_order_status_to_bng,
+                self._status_update(status, reason),
+                **self._notice,
+            )
         except ActivityError as error:
-            # Telling BNG about a hold or a cancellation must not hide the reason for it.
-            if not best_effort:
-                raise
             self._log("Status to BNG", f"{status.value} not accepted: {error.cause or error}", "error")
             return
         self._log("Status to BNG", status.value, "info")
@@ -464,3 +639,33 @@ _BNG_STATUS: dict[Stage, OrderStatus] = {
     Stage.PICKING: OrderStatus.PICKING,
     Stage.SHIPPED: OrderStatus.SHIPPED,
 }
+
+
+def _attention_for(error: ActivityError, step: str) -> Attention:
+    """Why an activity could not do its work, as an operator reads it."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == M3_BUSINESS_ERROR:
+        detail = M3ErrorDetail.model_validate(cause.details[0])
+        return Attention(
+            kind="m3_business_error",
+            summary=f"M3 {detail.program}/{detail.transaction} {detail.code}: {detail.message}",
+            issues=[FieldIssue(field=detail.field or "", message=detail.message)],
+            m3_program=detail.program,
+            m3_transaction=detail.transaction,
+            m3_code=detail.code,
+            step=step,
+        )
+    if isinstance(cause, ApplicationError) and cause.type == BNG_BUSINESS_ERROR:
+        return Attention(kind="bng_business_error", summary=f"BNG: {cause.message}", step=step)
+    if isinstance(cause, ApplicationError) and cause.type == INVALID_RECORD:
+        return Attention(kind="invalid_payload", summary=cause.message, step=step)
+    # Retried for the whole window: M3 or BNG (or the workers) were down all that time.
+    gave_up = error.retry_state in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED)
+    if gave_up and not (isinstance(cause, ApplicationError) and cause.non_retryable):
+        summary = f"{step}: M3 or BNG kept failing for the whole retry window"
+        return Attention(kind="outage", summary=f"{summary} ({cause or error})", step=step)
+    return Attention(kind="unexpected", summary=f"{step}: {cause or error}", step=step)
+
+
+def _reason(decision: Decision) -> str:
+    return decision.reason or "operator decision"

@@ -1,7 +1,9 @@
 """Full reconciliation of one entity: page through M3, then through BNG, fixing what differs.
 
 Run by a Temporal Schedule (``starter/schedules.py``) and by ``m3bng sync <entity> --full``,
-which follows the ``progress`` query. The report is kept in the store (``sync_run``).
+which follows the ``progress`` query. The report is kept in the store (``sync_run``). Every few
+pages the workflow continues as new, carrying the report and its place in the current pass, so
+its history stays short however many records there are.
 """
 
 from __future__ import annotations
@@ -21,13 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_options import PAGE_CALL
 
 
-class ReconcileInput(BaseModel):
-    entity: str
-    page_size: int = 200
-    fix: bool = True
-    trigger: str = "schedule"
-
-
 class ReconcileReport(BaseModel):
     entity: str
     run_id: int | None = None
@@ -38,34 +33,67 @@ class ReconcileReport(BaseModel):
     differences: list[Difference] = Field(default_factory=list)
 
 
+class ReconcileInput(BaseModel):
+    entity: str
+    page_size: int = 200
+    fix: bool = True
+    trigger: str = "schedule"
+    # Continue as new after this many pages (sooner if Temporal suggests it), so that a
+    # reconciliation of 100,000 records keeps a short history.
+    pages_per_run: int = 20
+    # Carried over by continue-as-new: the report so far and where the current pass goes on.
+    progress: ReconcileReport | None = None
+    after: str | None = None
+    cursor: str | None = None
+
+
 @workflow.defn
 class ReconcileWorkflow:
     @workflow.init
     def __init__(self, data: ReconcileInput) -> None:
-        self._report = ReconcileReport(entity=data.entity)
+        self._report = data.progress or ReconcileReport(entity=data.entity)
 
     @workflow.run
     async def run(self, data: ReconcileInput) -> ReconcileReport:
         report = self._report
-        report.run_id = await workflow.execute_activity_method(
-            Reconciler.record_run, RunRecord(entity=data.entity, trigger=data.trigger), **PAGE_CALL
+        if report.run_id is None:
+            report.run_id = await workflow.execute_activity_method(
+                Reconciler.record_run, RunRecord(entity=data.entity, trigger=data.trigger), **PAGE_CALL
+            )
+        page = ReconcilePageInput(
+            entity=data.entity, page_size=data.page_size, fix=data.fix, after=data.after, cursor=data.cursor
         )
-        page = ReconcilePageInput(entity=data.entity, page_size=data.page_size, fix=data.fix)
-        while True:
-            result = await workflow.execute_activity_method(Reconciler.reconcile_m3_page, page, **PAGE_CALL)
-            self._add(result)
-            if result.next_after is None:
-                break
-            page = page.model_copy(update={"after": result.next_after})
-        report.phase = "bng"
-        page = ReconcilePageInput(entity=data.entity, page_size=data.page_size, fix=data.fix)
-        while True:
-            result = await workflow.execute_activity_method(Reconciler.reconcile_bng_page, page, **PAGE_CALL)
-            self._add(result)
-            if result.next_cursor is None:
-                break
-            page = page.model_copy(update={"cursor": result.next_cursor})
-        report.phase = "done"
+        pages_this_run = 0
+        while report.phase != "done":
+            if report.phase == "m3":
+                result = await workflow.execute_activity_method(
+                    Reconciler.reconcile_m3_page, page, **PAGE_CALL
+                )
+                self._add(result)
+                if result.next_after is None:
+                    report.phase = "bng"
+                    page = page.model_copy(update={"after": None, "cursor": None})
+                else:
+                    page = page.model_copy(update={"after": result.next_after})
+            else:
+                result = await workflow.execute_activity_method(
+                    Reconciler.reconcile_bng_page, page, **PAGE_CALL
+                )
+                self._add(result)
+                if result.next_cursor is None:
+                    report.phase = "done"
+                else:
+                    page = page.model_copy(update={"cursor": result.next_cursor})
+            pages_this_run += 1
+            more = report.phase != "done"
+            if more and (
+                pages_this_run >= data.pages_per_run or workflow.info().is_continue_as_new_suggested()
+            ):
+                # Only queries reach this workflow today; a handler added later must finish first.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    data.model_copy(update={"progress": report, "after": page.after, "cursor": page.cursor})
+                )
         await workflow.execute_activity_method(
             Reconciler.record_run,
             RunRecord(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mapping.engine import FieldError
 from mapping.ownership import Canonical, FieldConflict, Side
@@ -36,17 +36,42 @@ class RecordChanged(BaseModel):
 
 class Resolution(BaseModel):
     """An operator's decision for a parked record: the winner of conflicting fields, the M3
-    record an ambiguous match should link to, or a new record instead of any candidate."""
+    record an ambiguous match should link to, or a new record instead of any candidate.
+
+    Without any of them it is a retry: look at both sides again (after fixing the cause, or
+    once an outage is over). ``skip`` leaves the record as it is until its next change; ``note``
+    says why, and is required then.
+    """
 
     winner: Side | None = None
     link_to: str | None = None
     create_new: bool = False
+    skip: bool = False
     note: str = ""
 
 
+AttentionKind = Literal[
+    "conflict",  # both sides changed a shared field: an operator picks the winner
+    "ambiguous-match",  # several M3 records match: link one or create a new one
+    "invalid_record",  # it cannot be mapped or validated: the field errors
+    "m3_business_error",  # M3 refused a transaction (NOK): its code, field and message
+    "bng_business_error",  # BNG refused a call (4xx)
+    "outage",  # M3 or BNG stayed unreachable for the whole retry window
+    "unexpected",  # any other failure retrying cannot fix: a defect to report, with its message
+]
+# Names used before the failure classes matched the order workflow's; carried-over state may have them.
+_LEGACY_KINDS = {
+    "invalid-record": "invalid_record",
+    "m3-rejected": "m3_business_error",
+    "bng-rejected": "bng_business_error",
+}
+
+
 class SyncAttention(BaseModel):
-    kind: Literal["conflict", "ambiguous-match", "invalid-record", "m3-rejected", "bng-rejected"]
+    kind: AttentionKind
     summary: str
+    # What failed, for failures: the activity, the error type and its details (M3 code, field...).
+    data: dict[str, Any] = Field(default_factory=dict)
     conflicts: list[FieldConflict] = Field(default_factory=list)
     candidates: list[dict[str, object]] = Field(default_factory=list)
     errors: list[FieldError] = Field(default_factory=list)
@@ -56,9 +81,16 @@ class SyncAttention(BaseModel):
     synced: Canonical | None = None
     since: datetime | None = None
 
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _legacy_kind(cls, kind: object) -> object:
+        return _LEGACY_KINDS.get(kind, kind) if isinstance(kind, str) else kind
+
 
 class SyncOutcome(BaseModel):
-    outcome: Literal["in-sync", "echo", "updated", "created", "deactivated", "parked", "failed", "nothing"]
+    outcome: Literal[
+        "in-sync", "echo", "updated", "created", "deactivated", "parked", "skipped", "failed", "nothing"
+    ]
     m3_fields: list[str] = Field(default_factory=list)
     bng_fields: list[str] = Field(default_factory=list)
     not_owned: list[str] = Field(default_factory=list)
@@ -79,6 +111,8 @@ class EntitySyncInput(BaseModel):
     idle_minutes: float = 30.0
     # Continue as new after this many changes, even if Temporal does not suggest it yet.
     changes_per_run: int = 500
+    # How long a call to M3 or BNG is retried before the record parks as an outage.
+    retry_window: timedelta = timedelta(hours=12)
     # Carried over by continue-as-new.
     pending: list[RecordChanged] = Field(default_factory=list)
     attention: SyncAttention | None = None

@@ -6,8 +6,7 @@ reads; creating and changing validate through the BNG client's models.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -15,9 +14,10 @@ from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import INVALID_RECORD
+from activities.exactly_once import change_once, write_once
 from activities.master_data.m3_records import inventory_key, split_inventory_key
 from clients.bng.client import BngClient, ListKind
-from clients.bng.errors import BngConflictError, BngNotFoundError
+from clients.bng.errors import BngNotFoundError
 from clients.bng.models import Customer, Product, Vendor
 from mapping.engine import FieldError
 
@@ -93,12 +93,19 @@ class BngCustomers:
 
     async def create(self, key: str, m3_key: str, record: Mapping[str, Any]) -> None:
         customer = validated(Customer, {**record, "CustomerID": key, "ExternalID": m3_key})
-        # Conflict: an earlier attempt created it.
-        with contextlib.suppress(BngConflictError):
-            await self.bng.create_customer(customer, idempotency_key=f"m3bng-customer-{key}")
+        await _create(
+            f"BNG customer {key}",
+            lambda: self.read(key),
+            lambda: self.bng.create_customer(customer, idempotency_key=f"m3bng-customer-{key}"),
+        )
 
     async def change(self, key: str, changes: Mapping[str, Any]) -> None:
-        await self.bng.update_customer(key, dict(changes))
+        await change_once(
+            f"BNG customer {key}",
+            read=lambda: self.read(key),
+            wanted=changes,
+            write=lambda: self.bng.update_customer(key, dict(changes)),
+        )
 
     async def page(self, cursor: str | None, size: int) -> tuple[dict[str, Record], str | None]:
         return await _page(self.bng, "customers", lambda item: item["CustomerID"], cursor, size)
@@ -116,11 +123,19 @@ class BngProducts:
 
     async def create(self, key: str, m3_key: str, record: Mapping[str, Any]) -> None:
         product = validated(Product, {**record, "SKU": key, "ExternalID": m3_key})
-        with contextlib.suppress(BngConflictError):
-            await self.bng.create_product(product, idempotency_key=f"m3bng-product-{key}")
+        await _create(
+            f"BNG product {key}",
+            lambda: self.read(key),
+            lambda: self.bng.create_product(product, idempotency_key=f"m3bng-product-{key}"),
+        )
 
     async def change(self, key: str, changes: Mapping[str, Any]) -> None:
-        await self.bng.update_product(key, dict(changes))
+        await change_once(
+            f"BNG product {key}",
+            read=lambda: self.read(key),
+            wanted=changes,
+            write=lambda: self.bng.update_product(key, dict(changes)),
+        )
 
     async def page(self, cursor: str | None, size: int) -> tuple[dict[str, Record], str | None]:
         return await _page(self.bng, "products", lambda item: item["SKU"], cursor, size)
@@ -138,11 +153,19 @@ class BngVendors:
 
     async def create(self, key: str, m3_key: str, record: Mapping[str, Any]) -> None:
         vendor = validated(Vendor, {**record, "VendorID": key, "ExternalID": m3_key})
-        with contextlib.suppress(BngConflictError):
-            await self.bng.create_vendor(vendor, idempotency_key=f"m3bng-vendor-{key}")
+        await _create(
+            f"BNG vendor {key}",
+            lambda: self.read(key),
+            lambda: self.bng.create_vendor(vendor, idempotency_key=f"m3bng-vendor-{key}"),
+        )
 
     async def change(self, key: str, changes: Mapping[str, Any]) -> None:
-        await self.bng.update_vendor(key, dict(changes))
+        await change_once(
+            f"BNG vendor {key}",
+            read=lambda: self.read(key),
+            wanted=changes,
+            write=lambda: self.bng.update_vendor(key, dict(changes)),
+        )
 
     async def page(self, cursor: str | None, size: int) -> tuple[dict[str, Record], str | None]:
         return await _page(self.bng, "vendors", lambda item: item["VendorID"], cursor, size)
@@ -168,17 +191,32 @@ class BngInventory:
         sku, warehouse = split_inventory_key(key)
         current = await self.read(key) or {}
         level = {**current, **changes}
-        await self.bng.set_inventory(
-            sku,
-            warehouse,
-            Decimal(str(level.get("QuantityOnHand") or 0)),
-            Decimal(str(level.get("QuantityAvailable") or 0)),
+        on_hand = Decimal(str(level.get("QuantityOnHand") or 0))
+        available = Decimal(str(level.get("QuantityAvailable") or 0))
+        await change_once(
+            f"BNG inventory {key}",
+            read=lambda: self.read(key),
+            wanted={"QuantityOnHand": on_hand, "QuantityAvailable": available},
+            write=lambda: self.bng.set_inventory(sku, warehouse, on_hand, available),
         )
 
     async def page(self, cursor: str | None, size: int) -> tuple[dict[str, Record], str | None]:
         return await _page(
             self.bng, "inventory", lambda item: inventory_key(item["SKU"], item["Warehouse"]), cursor, size
         )
+
+
+async def _create(
+    what: str, read: Callable[[], Awaitable[Record | None]], create: Callable[[], Awaitable[object]]
+) -> None:
+    """Create a record under the key m3bng chose: a record found under it (before, after a lost
+    answer, or behind a 409) is the one an earlier attempt created."""
+
+    async def created() -> Record:
+        await create()
+        return {}
+
+    await write_once(what, find=read, write=created)
 
 
 async def _page(

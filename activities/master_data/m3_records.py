@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar, Protocol
 
-from activities.errors import M3_ALREADY_EXISTS
+from activities.exactly_once import change_once, write_once
 from clients.m3.bulk import M3Transaction, M3TransactionResult
 from clients.m3.client import M3Client
 from clients.m3.errors import M3BusinessError
@@ -74,25 +74,44 @@ def _found(result: M3TransactionResult, key_fields: tuple[str, ...]) -> dict[str
     return result.records[0] if result.records else None
 
 
-async def _add(m3: M3Client, program: str, transaction: str, record: Mapping[str, str]) -> None:
-    """An Add that tolerates "already exists": the retry of an Add that got through."""
-    try:
-        await m3.execute(program, transaction, record)
-    except M3BusinessError as error:
-        if error.code != M3_ALREADY_EXISTS:
-            raise
+async def _add(
+    m3: M3Client,
+    program: str,
+    transaction: str,
+    record: Mapping[str, str],
+    find: Callable[[], Awaitable[dict[str, str] | None]],
+) -> None:
+    """Add a record whose key m3bng chose, exactly once: a record found under the key is ours."""
+
+    async def add() -> dict[str, str]:
+        await m3.execute(program, transaction, record, write=True)
+        return dict(record)
+
+    await write_once(f"{program}/{transaction}", find=find, write=add)
 
 
-async def _run(m3: M3Client, program: str, transactions: list[M3Transaction]) -> None:
-    """Run a record's change transactions: one v2 bulk request when there are several."""
+async def _change(
+    m3: M3Client,
+    program: str,
+    transactions: list[M3Transaction],
+    read: Callable[[], Awaitable[dict[str, str] | None]],
+    wanted: Mapping[str, str],
+) -> None:
+    """Write a record's changed fields (one v2 bulk request when there are several), unless M3
+    already holds the ``wanted`` values; after a lost answer, look again before writing again."""
     if not transactions:
         return
-    if len(transactions) == 1:
-        await m3.execute(program, transactions[0].transaction, transactions[0].record)
-        return
-    for result in await m3.bulk(program, transactions):
-        if result.error is not None and result.error.code != M3_ALREADY_EXISTS:
-            raise result.error
+
+    async def write() -> None:
+        if len(transactions) == 1:
+            await m3.execute(program, transactions[0].transaction, transactions[0].record, write=True)
+            return
+        for result in await m3.bulk(program, transactions, write=True):
+            if result.error is not None:
+                raise result.error
+
+    names = ",".join(t.transaction for t in transactions)
+    await change_once(f"{program}/{names}", read=read, wanted=wanted, write=write)
 
 
 async def _list_page(
@@ -180,9 +199,8 @@ class M3Customers:
             context={"CUNO": key, "CUTM": self.settings.m3_customer_template},
             lookups=load_lookups(),
         )
-        await _add(
-            self.m3, "CRS610MI", "Add", _mapped_for(self.ADD, {**mapped.values, **values, "CUNO": key})
-        )
+        record = _mapped_for(self.ADD, {**mapped.values, **values, "CUNO": key})
+        await _add(self.m3, "CRS610MI", "Add", record, find=lambda: self.read(key))
         current = await self.read(key) or {}
         rest = {name: value for name, value in values.items() if name not in self.BASIC}
         await self.change(key, rest, values, current)
@@ -200,7 +218,13 @@ class M3Customers:
             exists = any(current.get(f"SHIP_{name}") for name in self.SHIPPING)
             record = {**self._address_key(key), "CUNM": desired.get("CUNM", ""), **address}
             transactions.append(M3Transaction("ChgAddress" if exists else "AddAddress", record))
-        await _run(self.m3, "CRS610MI", transactions)
+        wanted = {
+            name: value for name, value in changes.items() if name in self.BASIC or name in self.FINANCIAL
+        }
+        wanted.update({f"SHIP_{name}": desired.get(f"SHIP_{name}", "") for name in self.SHIPPING})
+        if not any(name.startswith("SHIP_") for name in changes):
+            wanted = {name: value for name, value in wanted.items() if not name.startswith("SHIP_")}
+        await _change(self.m3, "CRS610MI", transactions, lambda: self.read(key), wanted)
 
     async def page(self, after: str | None, size: int) -> Page:
         page = await _list_page(self.m3, "CRS610MI", "LstByNumber", "CUNO", after, size)
@@ -252,17 +276,13 @@ class M3Items:
             context={"ITTY": self.settings.m3_item_type},
             lookups=load_lookups(),
         )
-        await _add(
-            self.m3,
-            "MMS200MI",
-            "AddItmBasic",
-            _mapped_for(self.ADD, {**mapped.values, **values, "ITNO": key}),
-        )
+        record = _mapped_for(self.ADD, {**mapped.values, **values, "ITNO": key})
+        await _add(self.m3, "MMS200MI", "AddItmBasic", record, find=lambda: self.read(key))
 
     async def change(self, key: str, changes: Canonical, desired: Canonical, current: Canonical) -> None:
         fields = {name: value for name, value in changes.items() if name in self.UPDATABLE}
-        if fields:
-            await self.m3.execute("MMS200MI", "UpdItmBasic", {"ITNO": key, **fields})
+        update = [M3Transaction("UpdItmBasic", {"ITNO": key, **fields})] if fields else []
+        await _change(self.m3, "MMS200MI", update, lambda: self.read(key), fields)
 
     async def page(self, after: str | None, size: int) -> Page:
         return await _list_page(self.m3, "MMS200MI", "LstItmByItm", "ITNO", after, size)
@@ -289,12 +309,12 @@ class M3Suppliers:
             "LNCD": self.settings.m3_language,
             **{name: value for name, value in values.items() if name in self.UPDATABLE and value},
         }
-        await _add(self.m3, "CRS620MI", "AddSupplier", record)
+        await _add(self.m3, "CRS620MI", "AddSupplier", record, find=lambda: self.read(key))
 
     async def change(self, key: str, changes: Canonical, desired: Canonical, current: Canonical) -> None:
         fields = {name: value for name, value in changes.items() if name in self.UPDATABLE}
-        if fields:
-            await self.m3.execute("CRS620MI", "UpdSupplier", {"SUNO": key, **fields})
+        update = [M3Transaction("UpdSupplier", {"SUNO": key, **fields})] if fields else []
+        await _change(self.m3, "CRS620MI", update, lambda: self.read(key), fields)
 
     async def page(self, after: str | None, size: int) -> Page:
         return await _list_page(self.m3, "CRS620MI", "LstByNumber", "SUNO", after, size)
@@ -331,24 +351,34 @@ class M3Balances:
         if "STQT" not in changes:
             return  # available quantity follows from on-hand and allocations; M3 computes it
         itno, whlo = split_inventory_key(key)
-        # The delta is taken from a fresh read, so a retried adjustment that got through is a no-op.
-        fresh = await self.read(key) or {}
-        delta = Decimal(changes["STQT"] or "0") - Decimal(fresh.get("STQT") or "0")
-        if delta == 0:
-            return
-        await self.m3.execute(
-            "MMS850MI",
-            "AddAdjust",
-            {
-                "PRFL": "*EXE",
-                "E0PA": self.settings.m3_adjustment_reason,
-                "E065": self.settings.m3_adjustment_reason,
-                "WHLO": whlo,
-                "ITNO": itno,
-                "QLQT": format(delta, "f"),
-                "RSCD": self.settings.m3_adjustment_reason,
-            },
-        )
+        wanted = Decimal(changes["STQT"] or "0")
+        delta = Decimal(0)
+
+        async def counted() -> bool | None:
+            # The delta comes from a fresh read: an adjustment that got through leaves none.
+            nonlocal delta
+            fresh = await self.read(key) or {}
+            delta = wanted - Decimal(fresh.get("STQT") or "0")
+            return True if delta == 0 else None
+
+        async def adjust() -> bool:
+            await self.m3.execute(
+                "MMS850MI",
+                "AddAdjust",
+                {
+                    "PRFL": "*EXE",
+                    "E0PA": self.settings.m3_adjustment_reason,
+                    "E065": self.settings.m3_adjustment_reason,
+                    "WHLO": whlo,
+                    "ITNO": itno,
+                    "QLQT": format(delta, "f"),
+                    "RSCD": self.settings.m3_adjustment_reason,
+                },
+                write=True,
+            )
+            return True
+
+        await write_once(f"MMS850MI/AddAdjust {key}", find=counted, write=adjust)
 
     async def page(self, after: str | None, size: int) -> Page:
         """Balances of every configured warehouse, by "ITNO/WHLO", warehouse after warehouse."""

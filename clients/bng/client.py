@@ -7,6 +7,11 @@ Transient failures (5xx, 429, timeouts, connection errors) are retried here with
 backoff and jitter, honouring ``Retry-After``. A ``Retry-After`` longer than ``backoff_max`` is
 raised at once as ``BngRateLimitedError`` so the caller (a Temporal activity) can reschedule
 instead of holding a worker slot. 404 and 422 are never retried.
+
+Writes: a POST carries one ``Idempotency-Key`` for all its attempts, so BNG answers a resent one
+with the first answer. A PATCH, PUT or DELETE is resent only when it certainly did not arrive (no
+connection, 429); once it may have arrived, ``BngAmbiguousWriteError`` tells the caller to look for
+its effect before writing again.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pydantic import BaseModel
 
 from clients.bng.auth import ApiKeyAuth, ClientCredentialsAuth
 from clients.bng.errors import (
+    BngAmbiguousWriteError,
     BngError,
     BngNotFoundError,
     BngRateLimitedError,
@@ -335,6 +341,8 @@ class BngClient:
             error: BngError
             try:
                 response = await self._http.request(method, path, json=json, params=params, headers=headers)
+            except _NOT_SENT as exc:
+                error = _NotSentError(f"BNG unreachable on {method} {path}: {exc!r}")
             except httpx.TimeoutException as exc:
                 error = BngTransientError(f"BNG timed out on {method} {path}: {exc!r}")
             except httpx.TransportError as exc:
@@ -345,6 +353,12 @@ class BngClient:
                 if response.is_success:
                     return response
                 error = error_from_response(response)
+            if method in _UNKEYED_WRITES and _may_have_arrived(error):
+                raise BngAmbiguousWriteError(
+                    f"{method} {path}: outcome unknown ({error.message})",
+                    status_code=error.status_code,
+                    retry_after=getattr(error, "retry_after", None),
+                ) from error
             if not isinstance(error, BngTransientError) or attempt == self._max_attempts:
                 raise error
             delay = self._delay(attempt, error)
@@ -368,6 +382,21 @@ class BngClient:
         backoff = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
         # Jitter keeps many workers from retrying in lockstep.
         return random.uniform(backoff / 2, backoff)
+
+
+# Writes without an Idempotency-Key: BNG cannot tell a resent one from a new one.
+_UNKEYED_WRITES = frozenset({"PATCH", "PUT", "DELETE"})
+# Failures that happen before a request leaves this process.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class _NotSentError(BngTransientError):
+    """The connection was never made, so BNG cannot have seen the request."""
+
+
+def _may_have_arrived(error: BngError) -> bool:
+    transient = isinstance(error, BngTransientError)
+    return transient and not isinstance(error, _NotSentError | BngRateLimitedError)
 
 
 def _dump(model: BaseModel) -> Any:

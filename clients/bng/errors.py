@@ -56,7 +56,28 @@ class BngValidationError(BngError):
 
 
 class BngTransientError(BngError):
-    """5xx, a timeout or a connection failure: the same call may well succeed later."""
+    """5xx, a timeout or a connection failure: the same call may well succeed later.
+
+    ``retry_after`` is BNG's hint in seconds, when it gave one (a 503 in maintenance may).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body)
+        self.retry_after = retry_after
+
+
+class BngAmbiguousWriteError(BngTransientError):
+    """A PATCH, PUT or DELETE may have reached BNG but its answer was lost (timeout, reset, 5xx).
+
+    The client does not resend it: the caller looks for the write's effect first.
+    """
 
 
 class BngRateLimitedError(BngTransientError):
@@ -65,8 +86,7 @@ class BngRateLimitedError(BngTransientError):
     def __init__(
         self, message: str, *, retry_after: float | None, status_code: int | None = 429, body: Any = None
     ) -> None:
-        super().__init__(message, status_code=status_code, body=body)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, status_code=status_code, body=body)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -120,7 +140,9 @@ def error_from_response(response: httpx.Response) -> BngError:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return BngRateLimitedError(message, retry_after=retry_after, body=body)
     if status >= 500 or status == 408:
-        return BngTransientError(message, status_code=status, body=body)
+        # RFC 9110: a 503 may say when to come back, just as a 429 does.
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return BngTransientError(message, retry_after=retry_after, status_code=status, body=body)
     if status in (401, 403):
         return BngAuthError(message, status_code=status, body=body)
     if status == 404:

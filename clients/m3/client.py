@@ -7,9 +7,12 @@ request, works the same in v1 and v2, and lets one call override it per record. 
 fields a transaction does not declare, so DIVI is harmless where it is not used [uncertain: check on a
 real tenant; the alternative is the ``;cono=;divi=`` matrix parameters ODIN uses].
 
-Retries: transient failures (5xx, timeouts, connection errors, 429) are retried up to ``max_attempts``
-with full-jitter backoff. MI writes are GETs and not idempotent, so a retried timeout can in rare cases
-apply a write twice; callers that care should check before re-adding (e.g. by CUOR).
+Retries: reads (the default) are retried on transient failures (5xx, timeouts, connection errors,
+429) up to ``max_attempts`` with full-jitter backoff, honouring ``Retry-After`` on 429 and 503. MI
+writes are GETs and not idempotent, so a call made with ``write=True`` is retried only when it
+certainly did not reach M3 (no connection, 429, a refused token). Once it may have reached M3 (a
+timeout or reset after sending, any 5xx) the client raises ``M3AmbiguousWriteError`` and the caller
+looks for the write's effect before writing again (``activities.exactly_once``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import structlog
 from clients.m3.auth import IonApiTokenProvider
 from clients.m3.bulk import M3Transaction, M3TransactionResult
 from clients.m3.errors import (
+    M3AmbiguousWriteError,
     M3AuthError,
     M3ProtocolError,
     M3RateLimitedError,
@@ -97,10 +101,16 @@ class M3Client:
         *,
         maxrecs: int | None = None,
         returncols: Sequence[str] | None = None,
+        write: bool = False,
     ) -> list[dict[str, str]]:
-        """Run one transaction with v2 (GET). ``maxrecs=0`` means all rows."""
+        """Run one transaction with v2 (GET). ``maxrecs=0`` means all rows.
+
+        ``write=True`` for a transaction that changes M3: it is never resent once it may have arrived.
+        """
         url = self._single_url("v2", program, transaction, record, maxrecs, returncols)
-        response = await self._send("GET", url, program=program, transaction=transaction, fields=record)
+        response = await self._send(
+            "GET", url, program=program, transaction=transaction, fields=record, write=write
+        )
         body = _json_body(response, program, transaction, allowed_statuses=(200, 400))
         return parse_v2(body, program=program, transaction=transaction)
 
@@ -120,18 +130,26 @@ class M3Client:
         return parse_v1(body, program=program, transaction=transaction)
 
     async def get_one(
-        self, program: str, transaction: str, record: Mapping[str, M3Value] | None = None
+        self,
+        program: str,
+        transaction: str,
+        record: Mapping[str, M3Value] | None = None,
+        *,
+        write: bool = False,
     ) -> dict[str, str]:
-        """The single record of a Get transaction; ``M3ProtocolError`` if M3 returned none."""
-        records = await self.execute(program, transaction, record)
+        """The single record a transaction returns; ``M3ProtocolError`` if M3 returned none."""
+        records = await self.execute(program, transaction, record, write=write)
         if not records:
             raise M3ProtocolError(f"{program}/{transaction}: no record returned")
         return records[0]
 
-    async def bulk(self, program: str, transactions: Sequence[M3Transaction]) -> list[M3TransactionResult]:
+    async def bulk(
+        self, program: str, transactions: Sequence[M3Transaction], *, write: bool = False
+    ) -> list[M3TransactionResult]:
         """Run many transactions of one program with v2 bulk POSTs, ``bulk_chunk_size`` per call.
 
         Failed transactions do not raise: their result has ``error`` set. Results are in request order.
+        With ``write=True`` a chunk whose answer is lost raises ``M3AmbiguousWriteError``.
         """
         results: list[M3TransactionResult] = []
         for start in range(0, len(transactions), self._bulk_chunk_size):
@@ -146,6 +164,7 @@ class M3Client:
                 transaction=label,
                 fields=fields,
                 json=self._bulk_body(program, chunk),
+                write=write,
             )
             body = _json_body(response, program, label, allowed_statuses=(200, 400))
             results.extend(parse_bulk(body, program=program, transactions=names))
@@ -219,16 +238,18 @@ class M3Client:
         transaction: str,
         fields: Mapping[str, object] | None,
         json: Any = None,
+        write: bool = False,
     ) -> httpx.Response:
         """Send with auth and retries; returns any response that is not 401/403/404/429/5xx."""
         # Field names only: values may be personal data.
         context = {"program": program, "transaction": transaction, "fields": sorted(fields or {})}
+        where = f"{program}/{transaction}"
         refreshed_token = False
         attempt = 1
         while True:
             started = time.monotonic()
             try:
-                response = await self._request(method, url, json, where=f"{program}/{transaction}")
+                response = await self._request(method, url, json, where=where)
                 if response.status_code in (401, 403) and not refreshed_token:
                     # Expired or revoked before our clock said so: one fresh token, then give up.
                     log.info("m3.token_rejected", status=response.status_code, attempt=attempt, **context)
@@ -237,6 +258,13 @@ class M3Client:
                     continue
                 _raise_for_gateway_status(response, program, transaction)
             except M3TransientError as exc:
+                if write and _may_have_arrived(exc):
+                    log.warning("m3.write_outcome_unknown", status=exc.status_code, error=str(exc), **context)
+                    raise M3AmbiguousWriteError(
+                        f"{where}: outcome unknown ({exc})",
+                        status_code=exc.status_code,
+                        retry_after=exc.retry_after,
+                    ) from exc
                 delay = self._retry_delay(exc, attempt)
                 log.warning(
                     "m3.call_failed",
@@ -267,6 +295,8 @@ class M3Client:
             return await self._http.request(
                 method, url, json=json, headers={"Authorization": f"Bearer {token}"}
             )
+        except _NOT_SENT as exc:
+            raise M3TransientError(f"{where}: {type(exc).__name__}", sent=False) from exc
         except httpx.TimeoutException as exc:
             raise M3TransientError(f"{where}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
@@ -276,7 +306,7 @@ class M3Client:
         """Seconds to wait before the next attempt, or None to raise now."""
         if attempt >= self._max_attempts:
             return None
-        if isinstance(error, M3RateLimitedError) and error.retry_after is not None:
+        if error.retry_after is not None:
             # Longer than we are willing to block: let the caller (a Temporal activity) reschedule.
             return error.retry_after if error.retry_after <= self._backoff_max else None
         return full_jitter(attempt, base=self._backoff_base, cap=self._backoff_max)
@@ -292,7 +322,10 @@ def _raise_for_gateway_status(response: httpx.Response, program: str, transactio
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise M3RateLimitedError(f"{where}: rate limited by the ION API gateway", retry_after=retry_after)
     if status >= 500:
-        raise M3TransientError(f"{where}: server answered {status}", status_code=status)
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 503 else None
+        raise M3TransientError(
+            f"{where}: server answered {status}", status_code=status, retry_after=retry_after
+        )
     if status in (404, 405):
         raise M3ProtocolError(f"{where}: the gateway answered {status} (wrong URL, tenant or method)")
 
@@ -312,6 +345,15 @@ def _json_body(
         content_type = response.headers.get("content-type", "unknown")
         raise M3ProtocolError(f"{where}: expected JSON, got {content_type} (HTTP {response.status_code})")
     return body
+
+
+# Failures that happen before a request leaves this process: a write can be resent safely.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _may_have_arrived(error: M3TransientError) -> bool:
+    """False only when the gateway or the network certainly stopped the call before M3."""
+    return error.sent and not isinstance(error, M3RateLimitedError)
 
 
 def _since(started: float) -> float:

@@ -69,19 +69,39 @@ class M3PartialListError(M3BusinessError):
 
 
 class M3TransientError(M3Error):
-    """5xx, timeout or connection failure: the same call may succeed later."""
+    """5xx, timeout or connection failure: the same call may succeed later.
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    ``retry_after`` is in seconds when the server said when to come back (429, 503). ``sent`` is
+    False when the request never left this process (no connection), so it cannot have arrived.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        sent: bool = True,
+    ) -> None:
         self.status_code = status_code
+        self.retry_after = retry_after
+        self.sent = sent
         super().__init__(message)
 
 
+class M3AmbiguousWriteError(M3TransientError):
+    """A write reached the gateway but its answer never came back (timeout, reset, 5xx).
+
+    M3 may or may not have committed it: the caller must look for the write's effect before
+    writing again. The client never retries such a write itself.
+    """
+
+
 class M3RateLimitedError(M3TransientError):
-    """The ION API quota policy answered 429. ``retry_after`` is in seconds, if the gateway said."""
+    """The ION API quota policy answered 429: the call was refused before it reached M3."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, status_code=429)
+        super().__init__(message, status_code=429, retry_after=retry_after)
 
 
 class M3AuthError(M3Error):

@@ -41,8 +41,7 @@ def parse_v2(body: Any, *, program: str, transaction: str) -> Records:
     results = body.get("results")
     if not isinstance(results, list):
         raise M3ProtocolError(f"{program}/{transaction}: v2 response without a results list")
-    failed = body.get("nrOfFailedTransactions") or 0
-    if failed or body.get("wasTerminated"):
+    if _count(body.get("nrOfFailedTransactions")) or _flag(body.get("wasTerminated")):
         first = results[0] if results and isinstance(results[0], Mapping) else {}
         raise _v2_error({**_termination(body), **first}, program, transaction)
     if not results:
@@ -61,7 +60,7 @@ def parse_bulk(body: Any, *, program: str, transactions: Sequence[str]) -> list[
     results = body.get("results")
     if not isinstance(results, list):
         raise M3ProtocolError(f"{program}/{label}: bulk response without a results list")
-    too_few = len(results) < len(transactions) and not body.get("wasTerminated")
+    too_few = len(results) < len(transactions) and not _flag(body.get("wasTerminated"))
     if len(results) > len(transactions) or too_few:
         raise M3ProtocolError(
             f"{program}: bulk returned {len(results)} results for {len(transactions)} transactions"
@@ -152,6 +151,21 @@ def _not_processed(program: str, transaction: str, termination: Mapping[str, Any
 
 def _termination(body: Mapping[str, Any]) -> dict[str, Any]:
     return {key: body[key] for key in ("terminationReason", "terminationErrorType") if body.get(key)}
+
+
+def _flag(value: Any) -> bool:
+    # Public samples send "wasTerminated": "false" as a string, and a non-empty string is truthy.
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _count(value: Any) -> int:
+    # Counts may come as strings ("0") too; anything unreadable counts as none.
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _v1_record(row: Any, program: str, transaction: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from sandbox.bng import outbox
 from sandbox.bng.demo_data import make_demo_orders, seed_demo
 from sandbox.bng.errors import not_found
 from sandbox.bng.faults import Fault
-from sandbox.bng.knobs import Knobs
+from sandbox.bng.knobs import GatewayErrorStatus, Knobs, ServerErrorStatus, WriteMethod
 from sandbox.bng.state import Sandbox
 from sandbox.bng.store import MAX_BULK_DOCUMENTS, AdminKind
 
@@ -20,11 +20,21 @@ router = APIRouter(prefix="/_sandbox", tags=["sandbox admin"])
 
 
 class KnobsUpdate(BaseModel):
-    """Only the fields sent change; ``rate_limit_per_second: null`` turns the limit off."""
+    """Only the fields sent change; null puts a knob back to its default (off).
+
+    (``rate_limit_per_second: null`` turns the limit off, ``lost_answer_methods: null`` means every write.)
+    """
 
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     latency_ms: int | None = Field(default=None, ge=0)
     duplicate_delivery_rate: float | None = Field(default=None, ge=0, le=1)
+    error_rate_5xx: float | None = Field(default=None, ge=0, le=1)
+    error_5xx_statuses: list[ServerErrorStatus] | None = Field(default=None, min_length=1)
+    lost_answer_rate: float | None = Field(default=None, ge=0, le=1)
+    lost_answer_status: GatewayErrorStatus | None = None
+    lost_answer_methods: list[WriteMethod] | None = None
+    lost_answer_path_prefix: str | None = None
+    delivery_jitter_ms: int | None = Field(default=None, ge=0)
 
 
 class EmitRequest(BaseModel):
@@ -64,8 +74,9 @@ class DemoOrdersRequest(BaseModel):
 async def set_knobs(sandbox: Sandbox, update: KnobsUpdate) -> Knobs:
     for name in update.model_fields_set:
         value = getattr(update, name)
-        if value is not None or name == "rate_limit_per_second":
-            setattr(sandbox.knobs, name, value)
+        if value is None:
+            value = Knobs.model_fields[name].get_default(call_default_factory=True)
+        setattr(sandbox.knobs, name, value)
     sandbox.limiter.reset()
     return sandbox.knobs
 

@@ -52,13 +52,19 @@ def create_app(config: BngSandboxConfig | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def misbehave(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith(_MISBEHAVING_PREFIXES):
-            if state.knobs.latency_ms:
-                await asyncio.sleep(state.knobs.latency_ms / 1000)
-            fault = state.faults.take(request.method, request.url.path)
-            if fault is not None:
-                return fault.response()
-        return await call_next(request)
+        if not request.url.path.startswith(_MISBEHAVING_PREFIXES):
+            return await call_next(request)
+        if state.knobs.latency_ms:
+            await asyncio.sleep(state.knobs.latency_ms / 1000)
+        injected = state.faults.take(request.method, request.url.path, state.knobs)
+        if injected is None:
+            return await call_next(request)
+        if not injected.after_commit:
+            return injected.error.response()
+        # The handler commits (and stores any Idempotency-Key answer) before it answers; the answer
+        # is dropped unread (Starlette discards the rest of its body).
+        await call_next(request)
+        return injected.error.response()
 
     app.include_router(token_router)
     for resource in (customers, products, vendors, orders, inventory, webhooks):

@@ -3,6 +3,9 @@
 Messages sharing an ordering key (all events of one order) form a lane: a lane's next message
 waits until the one before it is delivered or given up, so an order's events arrive in the order
 they happened. Different lanes are delivered concurrently.
+
+With the ``delivery_jitter_ms`` knob set, lanes hold nothing back and each delivery waits a random
+0..N ms first, so events arrive out of order, as they may from a webhook sender without ordering.
 """
 
 from __future__ import annotations
@@ -85,8 +88,10 @@ class WebhookDispatcher:
                 .where(OutboxMessage.delivered.is_(False), OutboxMessage.failed.is_(False))
                 .order_by(OutboxMessage.id)
             )
+            ordered = not self._knobs.delivery_jitter_ms
             for row in pending:
-                lane = (row.endpoint_id, row.ordering_key or f"#{row.id}")
+                key = row.ordering_key if ordered else None
+                lane = (row.endpoint_id, key or f"#{row.id}")
                 if lane in seen_lanes:
                     continue  # an earlier message of this lane goes first
                 seen_lanes.add(lane)
@@ -108,6 +113,8 @@ class WebhookDispatcher:
                 return
             msg_id, payload, url, secret = row.msg_id, row.payload.encode(), endpoint.url, endpoint.secret
 
+        if jitter_ms := self._knobs.delivery_jitter_ms:
+            await asyncio.sleep(self._random.uniform(0, jitter_ms) / 1000)
         status, error = await self._post(url, secret, msg_id, payload)
         delivered = status is not None and 200 <= status < 300
         duplicate = delivered and self._random.random() < self._knobs.duplicate_delivery_rate

@@ -43,6 +43,7 @@ class SandboxState:
             dispatcher=dispatcher,
             tokens=TokenIssuer(config),
             limiter=RateLimiter(knobs),
+            faults=FaultInjector(config.random_seed),
         )
         state.register_config_endpoint()
         return state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import uvicorn
@@ -19,6 +20,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", help="SQLite file for the tenant's state (default: in memory)")
     parser.add_argument("--ionapi-out", type=Path, help="where to write the .ionapi credentials file")
     parser.add_argument("--bod-endpoint", help="IMS multipart URL that BODs are POSTed to")
+    parser.add_argument(
+        "--bod-authorization",
+        default=os.environ.get("M3BNG_M3_BOD_AUTHORIZATION"),
+        help="Authorization header value for BOD posts, e.g. 'Bearer abc' "
+        "(default: $M3BNG_M3_BOD_AUTHORIZATION, else none)",
+    )
     parser.add_argument("--advance-every", type=float, help="advance every open order one step per N seconds")
     parser.add_argument("--seed-demo", action="store_true", help="load the demo customers and items")
     parser.add_argument("--tenant", default=M3SandboxConfig.model_fields["tenant"].default)
@@ -36,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         tenant=args.tenant,
         database_url=database_url,
         bod_endpoint=args.bod_endpoint,
+        bod_authorization=args.bod_authorization,
         lifecycle_interval_seconds=args.advance_every,
         public_base_url=public_base_url,
     )

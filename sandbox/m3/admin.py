@@ -30,6 +30,7 @@ from sandbox.m3.sandbox import Sandbox
 
 class ConfigUpdate(BaseModel):
     bod_endpoint: str | None = None
+    bod_authorization: str | None = None
     lifecycle_interval_seconds: float | None = Field(default=None, gt=0)
 
 
@@ -158,12 +159,13 @@ def admin_router(sandbox: Sandbox) -> APIRouter:
             "cono": config.cono,
             "divi": config.divi,
             "bod_endpoint": config.bod_endpoint,
+            "bod_authorization": config.bod_authorization,
             "lifecycle_interval_seconds": config.lifecycle_interval_seconds,
         }
 
     @router.post("/config")
     def set_config(update: ConfigUpdate) -> dict[str, Any]:
-        # Only the keys sent change; null switches the BOD endpoint or the lifecycle timer off.
+        # Only the keys sent change; null switches the BOD endpoint, its auth or the lifecycle timer off.
         for name in update.model_fields_set:
             setattr(sandbox.config, name, getattr(update, name))
         sandbox.sender.wake()

@@ -1,7 +1,8 @@
 """The m3api-rest endpoints (v1, v2, v2 bulk), direct and through the ION API gateway path.
 
 In front of every call sits what the gateway does: the Bearer check, the quota, scripted faults
-and latency. Then the executor runs the transaction and protocol.py renders the answer.
+and latency. Then the executor runs the transaction and protocol.py renders the answer, unless the
+gateway loses it (an after-commit fault: the client gets 502/503/504 for a committed call).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from sandbox.m3 import protocol
 from sandbox.m3.auth import TokenIssuer, bearer_error, bearer_token
 from sandbox.m3.calllog import CallLog
-from sandbox.m3.chaos import REASONS, Chaos
+from sandbox.m3.chaos import REASONS, Chaos, Fault
 from sandbox.m3.config import M3SandboxConfig
 from sandbox.m3.executor import Executor
 
@@ -45,7 +46,7 @@ class Gateway:
         if token is None or not self.issuer.is_valid(token):
             return bearer_error()
         fault = self.chaos.check(program, [transaction for transaction, _ in calls])
-        if fault is not None:
+        if fault is not None and not fault.after_commit:
             if fault.delay_seconds:
                 await asyncio.sleep(fault.delay_seconds)
             for transaction, record in calls or [("", {})]:
@@ -58,12 +59,23 @@ class Gateway:
                     status=fault.status,
                     message=fault.reason,
                 )
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            body = {"code": fault.status, "message": REASONS.get(fault.status, "Error")}
-            return JSONResponse(body, status_code=fault.status, headers=headers)
+            return _gateway_error(fault)
         if latency := self.chaos.knobs.latency_ms:
             await asyncio.sleep(latency / 1000)
-        return await call()
+        if fault is None:
+            return await call()
+        # After commit: M3 runs and commits the call, then the gateway times out and drops the answer.
+        with self.calls.answer_lost(fault.status):
+            await call()
+        if fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        return _gateway_error(fault)
+
+
+def _gateway_error(fault: Fault) -> Response:
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    body = {"code": fault.status, "message": REASONS.get(fault.status, "Error")}
+    return JSONResponse(body, status_code=fault.status, headers=headers)
 
 
 def _split_params(request: Request, segment: str) -> tuple[str, dict[str, str], protocol.CallOptions]:

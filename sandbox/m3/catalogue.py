@@ -31,6 +31,10 @@ class InputField:
     required: bool = False
 
 
+# MI naming: these read; every other transaction writes.
+READ_PREFIXES = ("Get", "Lst", "List", "Search", "Sel")
+
+
 @dataclass(frozen=True)
 class TransactionDef:
     program: str
@@ -38,6 +42,11 @@ class TransactionDef:
     inputs: tuple[InputField, ...]
     outputs: tuple[FieldDef, ...]
     is_list: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """True for transactions that change M3 (Add, Chg, Upd, Del, Confirm, ControlBatch...)."""
+        return not self.name.startswith(READ_PREFIXES)
 
     def input(self, name: str) -> InputField | None:
         return next((i for i in self.inputs if i.field.name == name), None)

@@ -1,7 +1,8 @@
-"""Knobs and scripted faults: latency, random 5xx, a 429 quota, partial list failures.
+"""Knobs and scripted faults: latency, random 5xx, a 429 quota, partial list failures, lost answers.
 
 They act where the ION API gateway would, in front of the MI call, so a client sees exactly what a
-real tenant sends when it is slow, overloaded or throttled.
+real tenant sends when it is slow, overloaded or throttled. A "lost answer" acts behind the call:
+M3 runs and commits it, then the gateway answers 502/503/504 instead (it timed out waiting).
 """
 
 from __future__ import annotations
@@ -11,34 +12,76 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from sandbox.m3.catalogue import lookup
 
 FaultStatus = Literal[429, 500, 502, 503, 504]
+ServerErrorStatus = Literal[500, 502, 503, 504]
+GatewayErrorStatus = Literal[502, 503, 504]
+
+
+def _check_transaction_filter(entries: list[str] | None) -> list[str] | None:
+    """Entries are "PROGRAM" or "PROGRAM/TRANSACTION"."""
+    if entries is None:
+        return None
+    checked = []
+    for entry in entries:
+        program, slash, transaction = entry.strip().partition("/")
+        if not program or (slash and not transaction) or "/" in transaction:
+            raise ValueError(f"{entry!r} is not PROGRAM or PROGRAM/TRANSACTION")
+        checked.append(f"{program.upper()}/{transaction}" if transaction else program.upper())
+    return checked
+
+
+TransactionFilter = Annotated[list[str] | None, AfterValidator(_check_transaction_filter)]
 
 
 class Knobs(BaseModel):
     latency_ms: int = Field(default=0, ge=0)
+    # Share of MI calls the gateway fails before M3 sees them, with one of these statuses.
     error_rate_5xx: float = Field(default=0.0, ge=0.0, le=1.0)
+    error_5xx_statuses: list[ServerErrorStatus] = Field(default=[500, 503], min_length=1)
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     # List transactions (v1) fail after this many rows with a nested ErrorMessage.
     partial_list_error_after: int | None = Field(default=None, ge=0)
     # False: changes to customers, suppliers, items and balances publish no BOD ("drift").
     master_data_bods: bool = True
+    # Share of write calls that M3 commits but whose answer the gateway replaces with this status.
+    lost_answer_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    lost_answer_status: GatewayErrorStatus = 504
+    # "PROGRAM" or "PROGRAM/TRANSACTION"; None: every write. Reads never lose answers by rate.
+    lost_answer_transactions: TransactionFilter = None
+    # Share of delivered BODs that the outbox posts a second time (ION delivers at least once).
+    bod_redelivery_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    def loses_answer_of(self, program: str, transaction: str) -> bool:
+        """Whether the lost-answer rate applies to this transaction: a write the filter selects."""
+        definition = lookup(program, transaction)
+        if definition is None or not definition.writes:
+            return False
+        chosen = self.lost_answer_transactions
+        return chosen is None or program in chosen or f"{program}/{transaction}" in chosen
 
 
 class KnobsUpdate(BaseModel):
-    """Partial update: only the fields sent change; send null to switch a knob off.
+    """Partial update: only the fields sent change; null puts a knob back to its default (off).
 
-    `master_data_bods` is the exception: null puts it back to its default, on.
+    (`master_data_bods` back on, `lost_answer_transactions` back to every write.)
     """
 
     latency_ms: int | None = Field(default=None, ge=0)
     error_rate_5xx: float | None = Field(default=None, ge=0.0, le=1.0)
+    error_5xx_statuses: list[ServerErrorStatus] | None = Field(default=None, min_length=1)
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     partial_list_error_after: int | None = Field(default=None, ge=0)
     master_data_bods: bool | None = None
+    lost_answer_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    lost_answer_status: GatewayErrorStatus | None = None
+    lost_answer_transactions: TransactionFilter = None
+    bod_redelivery_rate: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class FaultRule(BaseModel):
@@ -48,6 +91,8 @@ class FaultRule(BaseModel):
     count: int = Field(default=1, ge=1)
     retry_after: int | None = Field(default=None, ge=0)
     delay_seconds: float = Field(default=0.0, ge=0.0)
+    # True: the call runs and commits, then the gateway answers `status` instead of M3's answer.
+    after_commit: bool = False
 
 
 @dataclass
@@ -56,6 +101,7 @@ class Fault:
     retry_after: int | None = None
     delay_seconds: float = 0.0
     reason: str = "fault"
+    after_commit: bool = False
 
 
 REASONS = {
@@ -82,11 +128,12 @@ class Chaos:
             self._recent.clear()
 
     def update_knobs(self, update: KnobsUpdate) -> Knobs:
-        changes = update.model_dump(exclude_unset=True)
-        if changes.get("master_data_bods", True) is None:
-            changes["master_data_bods"] = True
+        changes = {
+            name: Knobs.model_fields[name].get_default(call_default_factory=True) if value is None else value
+            for name, value in update.model_dump(exclude_unset=True).items()
+        }
         with self._lock:
-            self.knobs = self.knobs.model_copy(update=changes)
+            self.knobs = Knobs.model_validate(self.knobs.model_dump() | changes)
             return self.knobs
 
     def add_rule(self, rule: FaultRule) -> None:
@@ -106,9 +153,19 @@ class Chaos:
                 rule.count -= 1
                 if rule.count == 0:
                     self.rules.remove(rule)
-                return Fault(rule.status, rule.retry_after, rule.delay_seconds)
-            if self.knobs.error_rate_5xx and self._random.random() < self.knobs.error_rate_5xx:
-                return Fault(self._random.choice([500, 503]), reason="error_rate_5xx")
+                return Fault(
+                    rule.status, rule.retry_after, rule.delay_seconds, after_commit=rule.after_commit
+                )
+            knobs = self.knobs
+            if knobs.error_rate_5xx and self._random.random() < knobs.error_rate_5xx:
+                return Fault(self._random.choice(knobs.error_5xx_statuses), reason="error_rate_5xx")
+            # A bulk call's answer is one response: it is lost if any of its writes is chosen.
+            if (
+                knobs.lost_answer_rate
+                and any(knobs.loses_answer_of(program, t) for t in transactions)
+                and self._random.random() < knobs.lost_answer_rate
+            ):
+                return Fault(knobs.lost_answer_status, reason="lost_answer", after_commit=True)
         return None
 
     def _over_quota(self) -> bool:

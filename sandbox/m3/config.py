@@ -20,6 +20,8 @@ class M3SandboxConfig(BaseModel):
     token_lifetime_seconds: int = Field(default=3600, gt=0)
     # Where IMS multipart BOD messages go; None keeps them in the outbox until one is configured.
     bod_endpoint: str | None = None
+    # The exact Authorization header sent with every BOD post (e.g. "Bearer abc"); None sends none.
+    bod_authorization: str | None = None
     # None: orders only advance on command (admin API); otherwise one step per interval.
     lifecycle_interval_seconds: float | None = Field(default=None, gt=0)
     tax_rate: Decimal = Decimal("0.19")

@@ -3,7 +3,8 @@
 A BOD is written in the same database transaction as the change it reports, so it is never lost
 and never sent for a change that was rolled back. The sender posts each as an IMS v3 multipart
 message, retries non-2xx answers and connection errors with backoff, and keeps the order per
-document: a later revision of a document waits until the earlier one got through.
+document: a later revision of a document waits until the earlier one got through. As ION does, it
+may deliver a message twice (the `bod_redelivery_rate` knob): same message id, same BOD.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -192,12 +194,23 @@ def outbox_view(message: OutboxMessage) -> dict[str, Any]:
 
 
 class OutboxSender:
-    """Background task: delivers pending outbox messages to `config.bod_endpoint`."""
+    """Background task: delivers pending outbox messages to `config.bod_endpoint`.
 
-    def __init__(self, store: Store, config: M3SandboxConfig, poll_seconds: float = 0.25) -> None:
+    `redelivery_rate` is read after each delivery: the share of delivered messages posted again.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: M3SandboxConfig,
+        poll_seconds: float = 0.25,
+        redelivery_rate: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.store = store
         self.config = config
         self.poll_seconds = poll_seconds
+        self.redelivery_rate = redelivery_rate
+        self._random = random.Random()
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -243,6 +256,9 @@ class OutboxSender:
         for message in self._due():
             error = await self._post(client, endpoint, message)
             self._record(message.id, error)
+            if error is None and self._random.random() < self.redelivery_rate():
+                # Delivered, yet sent again: the receiver must recognise a BOD it already has.
+                await self._post(client, endpoint, message)
 
     async def _post(self, client: httpx.AsyncClient, endpoint: str, message: OutboxMessage) -> str | None:
         # ParameterRequest travels as a plain form field, MessagePayload as a file part.
@@ -254,8 +270,10 @@ class OutboxSender:
                 "application/octet-stream",
             ),
         }
+        auth = self.config.bod_authorization
+        headers = {"Authorization": auth} if auth is not None else {}
         try:
-            response = await client.post(endpoint, files=files)
+            response = await client.post(endpoint, files=files, headers=headers)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if response.is_success:

@@ -30,7 +30,9 @@ class Sandbox:
         self.chaos = Chaos()
         self.calls = CallLog()
         self.issuer = TokenIssuer(self.config)
-        self.sender = OutboxSender(self.store, self.config)
+        self.sender = OutboxSender(
+            self.store, self.config, redelivery_rate=lambda: self.chaos.knobs.bod_redelivery_rate
+        )
         self.bods = BodPublisher(
             self.config, wake=self.sender.wake, master_data=lambda: self.chaos.knobs.master_data_bods
         )

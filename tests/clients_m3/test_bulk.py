@@ -135,3 +135,18 @@ async def test_rejected_bulk_request_raises(m3: M3Client, gateway: FakeGateway) 
 async def test_empty_bulk_makes_no_call(m3: M3Client, gateway: FakeGateway) -> None:
     assert await m3.bulk("OIS100MI", []) == []
     assert gateway.requests == []
+
+
+async def test_bulk_with_was_terminated_false_as_a_string_is_not_terminated(
+    m3: M3Client, gateway: FakeGateway
+) -> None:
+    body = {
+        "results": [{"transaction": "AddBatchLine", "records": [{"PONR": "1"}]}],
+        "wasTerminated": "false",
+        "nrOfSuccessfullTransactions": "1",
+        "nrOfFailedTransactions": "0",
+    }
+    gateway.add("POST", BULK, httpx.Response(200, json=body))
+    # Two transactions, one result: only a terminated call may answer short.
+    with pytest.raises(M3ProtocolError, match="1 results for 2"):
+        await m3.bulk("OIS100MI", lines("A", "B"))

@@ -108,6 +108,35 @@ async def test_v2_terminated_call_is_a_business_error(m3: M3Client, gateway: Fak
         await m3.execute("OIS100MI", "GetHead", {"ORNO": "9"})
 
 
+@pytest.mark.parametrize("flag", ["false", "False", False])
+async def test_v2_was_terminated_false_as_a_string_is_success(
+    m3: M3Client, gateway: FakeGateway, flag: object
+) -> None:
+    # Public m3api-rest v2 samples send the flags and counts as strings.
+    body = {
+        "results": [{"transaction": "GetHead", "records": [{"ORNO": "1000000001  "}]}],
+        "wasTerminated": flag,
+        "nrOfSuccessfullTransactions": "1",
+        "nrOfFailedTransactions": "0",
+    }
+    gateway.add("GET", GET_HEAD_V2, httpx.Response(200, json=body))
+    assert await m3.execute("OIS100MI", "GetHead", {"ORNO": "1000000001"}) == [{"ORNO": "1000000001"}]
+
+
+async def test_v2_was_terminated_true_as_a_string_is_a_business_error(
+    m3: M3Client, gateway: FakeGateway
+) -> None:
+    body = {
+        "results": [],
+        "wasTerminated": "true",
+        "terminationReason": "Program OIS100MI ended abnormally",
+        "nrOfFailedTransactions": "0",
+    }
+    gateway.add("GET", GET_HEAD_V2, httpx.Response(200, json=body))
+    with pytest.raises(M3BusinessError, match="ended abnormally"):
+        await m3.execute("OIS100MI", "GetHead", {"ORNO": "9"})
+
+
 @pytest.mark.parametrize(
     ("path", "response"),
     [

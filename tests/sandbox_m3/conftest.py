@@ -31,7 +31,10 @@ def m3_server() -> Iterator[ServerThread]:
 def admin(m3_server: ServerThread) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{m3_server.url}/_sandbox", timeout=10) as client:
         client.post("/reset", json={"seed_demo": True}).raise_for_status()
-        client.post("/config", json={"bod_endpoint": None, "lifecycle_interval_seconds": None})
+        client.post(
+            "/config",
+            json={"bod_endpoint": None, "bod_authorization": None, "lifecycle_interval_seconds": None},
+        )
         yield client
 
 
@@ -88,6 +91,7 @@ class Received:
     payload: bytes
     part_names: list[str]
     content_types: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,6 +128,7 @@ class BodReceiver:
                 payload=payload,
                 part_names=[str(name) for name in parts],
                 content_types={str(name): part.get_content_type() for name, part in parts.items()},
+                headers=dict(request.headers),
             )
             with self.lock:
                 self.messages.append(received)

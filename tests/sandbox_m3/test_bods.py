@@ -51,6 +51,8 @@ def test_lifecycle_to_77_publishes_bods_at_least_once_in_order(
         admin.post(f"/orders/{orno}/advance").raise_for_status()
 
     wait_until(lambda: len(bods.messages) == 9)
+    # The sender records a delivery just after the receiver has it.
+    wait_until(lambda: {m["status"] for m in admin.get("/outbox").json()} == {"sent"})
 
     assert bods.attempts == 10
     outbox = admin.get("/outbox").json()
@@ -174,3 +176,45 @@ def test_background_lifecycle_advances_open_orders(m3: httpx.Client, admin: http
     admin.post("/config", json={"lifecycle_interval_seconds": None}).raise_for_status()
 
     assert admin.get(f"/orders/{orno}").json()["invoices"][0]["IVAM"] == "30.94"  # 26.00 + 4.94
+
+
+def bod_id(payload: bytes) -> str:
+    element = ET.fromstring(payload).find(".//{*}BODID")
+    assert element is not None and element.text
+    return element.text
+
+
+def test_bod_posts_carry_the_configured_authorization(
+    m3: httpx.Client, admin: httpx.Client, receiver: tuple[BodReceiver, str]
+) -> None:
+    bods, url = receiver
+    config = admin.post("/config", json={"bod_endpoint": url, "bod_authorization": "Bearer ims-abc"}).json()
+    assert config["bod_authorization"] == "Bearer ims-abc"
+
+    place_order(m3, "BNG-AUTH", [("LOCK-U", "1")])
+    wait_until(lambda: len(bods.messages) == 1)
+    admin.post("/config", json={"bod_authorization": None}).raise_for_status()
+    v2_record(m3, "CRS610MI", "ChgBasicData", CUNO="C000000001", CUNM="Velo Shop Mitte")
+    wait_until(lambda: len(bods.messages) == 2)
+
+    assert bods.messages[0].headers["authorization"] == "Bearer ims-abc"
+    assert "authorization" not in bods.messages[1].headers
+
+
+def test_bod_redelivery_posts_a_delivered_bod_again(
+    m3: httpx.Client, admin: httpx.Client, receiver: tuple[BodReceiver, str]
+) -> None:
+    bods, url = receiver
+    admin.post("/knobs", json={"bod_redelivery_rate": 1.0}).raise_for_status()
+    admin.post("/config", json={"bod_endpoint": url}).raise_for_status()
+
+    place_order(m3, "BNG-TWICE", [("LOCK-U", "1")])
+    wait_until(lambda: len(bods.messages) == 2)
+    time.sleep(0.3)
+
+    first, second = bods.messages
+    assert first.parameters == second.parameters  # same messageId, documentId, variationId
+    assert first.payload == second.payload
+    assert bod_id(first.payload) == bod_id(second.payload)
+    assert [m["status"] for m in admin.get("/outbox").json()] == ["sent"]
+    assert len(bods.messages) == 2

@@ -1,0 +1,389 @@
+"""Where an authenticated event goes: start or signal a workflow, or the dead-letter list.
+
+No HTTP here. The receiver calls these after it has checked the caller (signature, IMS auth),
+and ``m3bng deadletter replay`` calls the same functions with a stored event, so a replayed
+event is routed exactly like a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.master_data.m3_records import inventory_key
+from clients.bng.models import Payment, WebhookEvent, WebhookEventType
+from clients.ion import UnsupportedBodError, parse_bod
+from clients.ion.bod import InvoiceBod, SalesOrderBod, ShipmentBod
+from clients.ion.bod_models import (
+    Bod,
+    CustomerPartyMasterBod,
+    InventoryCountBod,
+    ItemMasterBod,
+    SupplierPartyMasterBod,
+)
+from mapping.ownership import Side
+from settings import Settings
+from starter.sync_routing import bng_key_of_m3_record, notify_change
+from storage import deadletter, xref
+from storage.models import EventSource
+from workflows import search_attributes as sa
+from workflows.models import M3OrderEvent, OrderToCashInput, PaymentCaptured, Stage, order_workflow_id
+from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.sync_models import RecordChanged
+
+log = structlog.get_logger("routing")
+
+# An order id that can name a workflow; anything else is dead-lettered.
+_USABLE_ORDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+# BNG events about master data -> (entity, the key fields in the event's data).
+MASTER_DATA_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    WebhookEventType.CUSTOMER_CREATED: ("customer", ("CustomerID",)),
+    WebhookEventType.CUSTOMER_UPDATED: ("customer", ("CustomerID",)),
+    WebhookEventType.CUSTOMER_DELETED: ("customer", ("CustomerID",)),
+    WebhookEventType.PRODUCT_CREATED: ("product", ("SKU",)),
+    WebhookEventType.PRODUCT_UPDATED: ("product", ("SKU",)),
+    WebhookEventType.PRODUCT_DELETED: ("product", ("SKU",)),
+    WebhookEventType.VENDOR_CREATED: ("supplier", ("VendorID",)),
+    WebhookEventType.VENDOR_UPDATED: ("supplier", ("VendorID",)),
+    WebhookEventType.VENDOR_DELETED: ("supplier", ("VendorID",)),
+    WebhookEventType.INVENTORY_UPDATED: ("inventory", ("SKU", "Warehouse")),
+}
+
+# Acknowledged on purpose and not routed: BNG echoes every status and invoice m3bng writes to an
+# order as order.updated. Keeping those would fill the dead-letter list with m3bng's own writes.
+ACKNOWLEDGED_EVENTS = frozenset({WebhookEventType.ORDER_UPDATED.value})
+
+MASTER_DATA_BODS = (CustomerPartyMasterBod, ItemMasterBod, SupplierPartyMasterBod, InventoryCountBod)
+
+Outcome = Literal["started", "duplicate", "signalled", "ignored", "dead-letter"]
+
+
+class Routed(BaseModel):
+    """What became of one event. A dead letter also says what it was about, for the store."""
+
+    outcome: Outcome
+    workflow_id: str | None = None
+    workflow_ids: list[str] = []
+    detail: str = ""
+    event_type: str = ""
+    business_key: str | None = None
+    event_id: str | None = None
+
+    @property
+    def dead(self) -> bool:
+        return self.outcome == "dead-letter"
+
+
+@dataclass(frozen=True)
+class Router:
+    """What routing needs: Temporal, the settings, and the store (for BODs named by M3 number)."""
+
+    client: Client
+    settings: Settings
+    sessions: sessionmaker[Session]
+
+
+def _dead(
+    event_type: str,
+    reason: str,
+    *,
+    business_key: str | None = None,
+    workflow_id: str | None = None,
+    event_id: str | None = None,
+) -> Routed:
+    return Routed(
+        outcome="dead-letter",
+        event_type=event_type,
+        business_key=business_key,
+        workflow_id=workflow_id,
+        event_id=event_id,
+        detail=reason,
+    )
+
+
+# --- BNG webhooks -----------------------------------------------------------------------------
+
+
+async def route_webhook(router: Router, body: bytes, webhook_id: str) -> Routed:
+    """Route one verified BNG webhook body (``webhook_id`` is its Standard Webhooks id)."""
+    try:
+        event = WebhookEvent.model_validate_json(body)
+    except ValidationError as error:
+        return _dead("unparsed", f"not a webhook event envelope: {_first_error(error)}")
+
+    if event.type == WebhookEventType.ORDER_CREATED:
+        order_id = event.data.get("OrderID")
+        if not isinstance(order_id, str) or not _USABLE_ORDER_ID.fullmatch(order_id):
+            return _dead(event.type, "order.created without a usable OrderID", business_key=_key(order_id))
+        return await _start_order(router, order_id, event.data, webhook_id)
+    if event.type == WebhookEventType.PAYMENT_CAPTURED:
+        return await _signal_payment(router, event)
+    if event.type in MASTER_DATA_EVENTS:
+        return await _notify_master_data(router, event, webhook_id)
+    if event.type in ACKNOWLEDGED_EVENTS:
+        return Routed(outcome="ignored", detail=f"{event.type} needs nothing from m3bng")
+    return _dead(event.type, f"event type {event.type!r} is not handled")
+
+
+async def _start_order(router: Router, order_id: str, payload: dict[str, Any], webhook_id: str) -> Routed:
+    workflow_id = order_workflow_id(order_id)
+    try:
+        await router.client.start_workflow(
+            OrderToCashWorkflow.run,
+            OrderToCashInput(bng_order_id=order_id, payload=payload, webhook_id=webhook_id),
+            id=workflow_id,
+            task_queue=router.settings.task_queue,
+            # A redelivery while the order runs joins it (never two running). After a completed
+            # run it is refused as a duplicate; after a failed, terminated, cancelled or timed-out
+            # run the order starts again.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.BNG_ORDER_ID, order_id),
+                    SearchAttributePair(sa.ORDER_STAGE, Stage.RECEIVED.value),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        log.info("duplicate order webhook", workflow_id=workflow_id, webhook_id=webhook_id)
+        return Routed(outcome="duplicate", workflow_id=workflow_id, detail="order already processed")
+    log.info("order workflow started", workflow_id=workflow_id, webhook_id=webhook_id)
+    return Routed(outcome="started", workflow_id=workflow_id)
+
+
+async def _signal_payment(router: Router, event: WebhookEvent) -> Routed:
+    try:
+        payment = Payment.model_validate(event.data)
+    except ValidationError as error:
+        order_id = event.data.get("OrderID")
+        return _dead(event.type, f"invalid payment: {_first_error(error)}", business_key=_key(order_id))
+    workflow_id = order_workflow_id(payment.OrderID)
+    captured = PaymentCaptured(
+        payment_id=payment.PaymentID,
+        amount=payment.Amount,
+        currency=payment.Currency,
+        captured_at=payment.CapturedAt,
+        method=payment.Method,
+    )
+    if reason := await _signal(router.client, workflow_id, OrderToCashWorkflow.payment_captured, captured):
+        return _dead(event.type, reason, business_key=payment.OrderID, workflow_id=workflow_id)
+    return Routed(outcome="signalled", workflow_id=workflow_id)
+
+
+async def _notify_master_data(router: Router, event: WebhookEvent, webhook_id: str) -> Routed:
+    entity, key_fields = MASTER_DATA_EVENTS[event.type]
+    parts = [event.data.get(name) for name in key_fields]
+    if not all(isinstance(part, str) and part for part in parts):
+        missing = ", ".join(name for name, part in zip(key_fields, parts, strict=True) if not part)
+        return _dead(event.type, f"{event.type} without {missing}")
+    bng_key = "/".join(str(part) for part in parts)
+    change = RecordChanged(origin=Side.BNG, event_id=webhook_id, reason=event.type)
+    settings = router.settings
+    workflow_id = await notify_change(
+        router.client, settings.task_queue, entity, bng_key, change, idle_minutes=settings.sync_idle_minutes
+    )
+    log.info("master data change routed", type=event.type, workflow_id=workflow_id, webhook_id=webhook_id)
+    return Routed(outcome="signalled", workflow_id=workflow_id)
+
+
+# --- ION BODs ---------------------------------------------------------------------------------
+
+
+async def route_bod_xml(router: Router, xml: bytes) -> Routed:
+    """Parse and route one BOD. A malformed BOD raises ``IonError``; an unhandled one is dead."""
+    try:
+        bod = parse_bod(xml)
+    except UnsupportedBodError as error:
+        noun = " ".join(part for part in (error.verb, error.noun) if part) or "unknown BOD"
+        return _dead(noun, f"BOD not handled: {error}")
+    return await route_bod(router, bod)
+
+
+async def route_bod(router: Router, bod: Bod) -> Routed:
+    if isinstance(bod, MASTER_DATA_BODS):
+        return await _notify_master_data_bod(router, bod)
+    event, cuor, orno = order_event(bod)
+    bng_order_id = cuor or await asyncio.to_thread(
+        _bng_order_for, router.sessions, router.settings.m3_cono, orno
+    )
+    if bng_order_id is None:
+        return _dead(
+            event.noun, f"M3 order {orno} was not placed by m3bng", business_key=orno, event_id=bod.bod_id
+        )
+    workflow_id = order_workflow_id(bng_order_id)
+    if reason := await _signal(router.client, workflow_id, OrderToCashWorkflow.m3_order_event, event):
+        return _dead(
+            event.noun, reason, business_key=bng_order_id, workflow_id=workflow_id, event_id=bod.bod_id
+        )
+    log.info("BOD routed", noun=event.noun, bod_id=event.bod_id, workflow_id=workflow_id)
+    return Routed(outcome="signalled", workflow_id=workflow_id)
+
+
+def order_event(bod: SalesOrderBod | ShipmentBod | InvoiceBod) -> tuple[M3OrderEvent, str | None, str | None]:
+    """The workflow signal for a BOD, with the BNG order id (CUOR) and M3 order number it names."""
+    if isinstance(bod, SalesOrderBod):
+        event = M3OrderEvent(
+            bod_id=bod.bod_id,
+            noun="SalesOrder",
+            order_number=bod.order_number,
+            orsl=bod.orsl,
+            orst=bod.orst,
+            occurred_at=bod.creation_datetime,
+        )
+        return event, bod.customer_order_ref, bod.order_number
+    if isinstance(bod, ShipmentBod):
+        orno = next(iter(bod.order_numbers), None)
+        event = M3OrderEvent(
+            bod_id=bod.bod_id,
+            noun="Shipment",
+            order_number=orno,
+            delivery_number=bod.delivery_number,
+            occurred_at=bod.creation_datetime,
+        )
+        return event, next(iter(bod.customer_order_refs), None), orno
+    event = M3OrderEvent(
+        bod_id=bod.bod_id,
+        noun="Invoice",
+        order_number=bod.order_number,
+        delivery_number=bod.delivery_number,
+        invoice_number=bod.invoice_number,
+        invoice_year=bod.invoice_year,
+        invoice_date=bod.invoice_date,
+        due_date=bod.due_date,
+        net_amount=bod.net_amount,
+        tax_amount=bod.tax_amount,
+        total_amount=bod.total_amount,
+        currency=bod.currency,
+        occurred_at=bod.creation_datetime,
+    )
+    return event, bod.customer_order_ref, bod.order_number
+
+
+def _bng_order_for(sessions: sessionmaker[Session], cono: int, orno: str | None) -> str | None:
+    if orno is None:
+        return None
+    with sessions() as session:
+        link = xref.find_order_by_m3(session, cono, orno)
+        return link.bng_order_id if link else None
+
+
+async def _notify_master_data_bod(
+    router: Router, bod: CustomerPartyMasterBod | ItemMasterBod | SupplierPartyMasterBod | InventoryCountBod
+) -> Routed:
+    """A master-data BOD names one record (or, for balances, several): tell each its workflow."""
+    settings = router.settings
+    records: list[tuple[str, str]]
+    if isinstance(bod, CustomerPartyMasterBod):
+        records = [("customer", bod.customer_number)]
+    elif isinstance(bod, SupplierPartyMasterBod):
+        records = [("supplier", bod.supplier_number)]
+    elif isinstance(bod, ItemMasterBod):
+        records = [("product", bod.item_number)]
+    else:
+        records = [("inventory", inventory_key(itno, bod.warehouse)) for itno in bod.item_numbers]
+    workflow_ids = []
+    for entity, m3_key in records:
+        bng_key = await bng_key_of_m3_record(router.sessions, settings.m3_cono, entity, m3_key)
+        change = RecordChanged(origin=Side.M3, m3_key=m3_key, event_id=bod.bod_id, reason=f"Sync{bod.noun}")
+        workflow_ids.append(
+            await notify_change(
+                router.client,
+                settings.task_queue,
+                entity,
+                bng_key,
+                change,
+                idle_minutes=settings.sync_idle_minutes,
+            )
+        )
+    log.info("BOD routed", noun=bod.noun, bod_id=bod.bod_id, workflows=len(workflow_ids))
+    return Routed(outcome="signalled", workflow_ids=workflow_ids, workflow_id=next(iter(workflow_ids), None))
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+async def _signal(client: Client, workflow_id: str, signal: Any, arg: Any) -> str | None:
+    """Signal a running workflow; None when done, else why it could not be (closed, not there)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.signal(signal, arg)
+        return None
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+    try:
+        status = (await handle.describe()).status
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return f"no workflow {workflow_id}"
+    return f"workflow {workflow_id} is {status.name.lower() if status else 'closed'}"
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']} ({error.error_count()} error(s))"
+
+
+def _key(value: object) -> str | None:
+    return value[:128] if isinstance(value, str) and value else None
+
+
+# --- dead letters ------------------------------------------------------------------------------
+
+
+async def keep_dead_letter(
+    router: Router,
+    routed: Routed,
+    *,
+    source: EventSource,
+    body: bytes,
+    event_id: str | None,
+    headers: Mapping[str, str],
+) -> int:
+    """Store a dead-lettered event; returns its id (the existing one for a redelivery)."""
+
+    def store() -> int:
+        with router.sessions.begin() as session:
+            row = deadletter.add(
+                session,
+                source=source,
+                event_type=routed.event_type or "unknown",
+                reason=routed.detail,
+                body=body,
+                event_id=event_id,
+                business_key=routed.business_key,
+                workflow_id=routed.workflow_id,
+                headers=headers,
+            )
+            return row.id
+
+    dead_letter_id = await asyncio.to_thread(store)
+    log.warning(
+        "dead-lettered",
+        source=source.value,
+        type=routed.event_type,
+        key=routed.business_key,
+        reason=routed.detail,
+        dead_letter_id=dead_letter_id,
+    )
+    return dead_letter_id

@@ -1,0 +1,163 @@
+"""Every write under "commit, then lose the answer": M3 and BNG do the work, the gateway answers 504.
+
+The sandboxes commit the write and then replace its answer with a gateway error, as an ION API
+gateway does when M3 was slow. The product must look for the write's effect before writing again:
+one order, no orphan batch orders, one payment, one adjustment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from clients.m3 import M3Client, load_ionapi
+from tests.conftest import Stack
+from tests.test_master_data import create_bng_customer, eventually, m3_get
+from tests.test_order_to_cash import demo_order
+from workflows.models import Stage
+
+
+async def lose_answers(stack: Stack, program: str, *transactions: str, count: int = 1) -> None:
+    for transaction in transactions:
+        response = await stack.m3.post(
+            "/_sandbox/faults",
+            json={
+                "program": program,
+                "transaction": transaction,
+                "status": 504,
+                "count": count,
+                "after_commit": True,
+            },
+        )
+        assert response.status_code == 200, response.text
+
+
+async def lost_answers(stack: Stack, program: str, transaction: str) -> list[dict[str, Any]]:
+    return [c for c in await stack.m3_calls(program, transaction) if c["outcome"] == "lost_answer"]
+
+
+def m3_client(stack: Stack) -> M3Client:
+    return M3Client(load_ionapi(stack.settings.m3_ionapi), cono=stack.settings.m3_cono)
+
+
+async def test_lost_answers_while_creating_the_order_make_one_order_and_no_orphans(stack: Stack) -> None:
+    await lose_answers(stack, "OIS100MI", "AddBatchHead", "AddBatchLine", "Confirm")
+    order = demo_order(31001)
+    await stack.place_order(order)
+
+    view = await stack.wait_for_stage(order["OrderID"], Stage.ORDER_CREATED, Stage.ALLOCATED, timeout=60)
+
+    for transaction in ("AddBatchHead", "AddBatchLine", "Confirm"):
+        assert await lost_answers(stack, "OIS100MI", transaction), f"{transaction} never lost its answer"
+    async with m3_client(stack) as m3:
+        orders = await m3.execute("OIS100MI", "LstHead", {"CUNO": view.m3_customer_number}, maxrecs=0)
+        mine = [row for row in orders if row.get("CUOR") == order["OrderID"]]
+        assert [row["ORNO"] for row in mine] == [view.m3_order_number]
+        batch = await m3.execute(
+            "OIS100MI", "LstBatchHead", {"CUNO": view.m3_customer_number, "CUOR": order["OrderID"]}
+        )
+        assert [row for row in batch if row.get("CUOR") == order["OrderID"]] == []
+        lines = await m3.execute("OIS100MI", "LstLine", {"ORNO": view.m3_order_number}, maxrecs=0)
+    assert len(lines) == len(order["Lines"])
+
+
+async def test_lost_answers_while_posting_the_payment_pay_once(stack: Stack) -> None:
+    order = demo_order(31011)
+    await stack.place_order(order)
+    view = await stack.wait_for_stage(order["OrderID"], Stage.ORDER_CREATED, Stage.ALLOCATED)
+    assert view.m3_order_number
+    await lose_answers(stack, "ARS040MI", "AddBatchHead", "AddBatchLine", "ControlBatch")
+    await stack.advance_m3(view.m3_order_number, steps=4)
+    view = await stack.wait_for_stage(order["OrderID"], Stage.INVOICED)
+    assert view.invoice is not None
+    await stack.capture_payment(order["OrderID"], str(view.invoice.total_amount), view.invoice.currency)
+
+    view = await stack.wait_for_stage(order["OrderID"], Stage.PAID, timeout=60)
+
+    for transaction in ("AddBatchHead", "AddBatchLine", "ControlBatch"):
+        assert await lost_answers(stack, "ARS040MI", transaction), f"{transaction} never lost its answer"
+    assert view.invoice is not None
+    async with m3_client(stack) as m3:
+        ar = await m3.get_one(
+            "ARS200MI",
+            "GetInvoice",
+            {
+                "CUNO": view.m3_customer_number,
+                "CINO": view.invoice.invoice_number,
+                "INYR": view.invoice.invoice_year,
+            },
+        )
+    # Paid once: the open amount is zero, not minus the total.
+    assert Decimal(ar["OPAM"]) == 0 and Decimal(ar["CUAM"]) == view.invoice.total_amount
+    posted = [c for c in await stack.m3_calls("ARS040MI", "ControlBatch") if c["outcome"] != "fault"]
+    pbids = {c["record"]["PBID"] for c in posted}
+    assert len(pbids) == 1
+
+
+async def test_lost_answers_on_bng_status_and_invoice_pushes_still_reach_paid(stack: Stack) -> None:
+    order = demo_order(31021)
+    for method in ("PATCH", "PUT"):
+        response = await stack.bng.post(
+            "/_sandbox/faults",
+            json={
+                "method": method,
+                "path_prefix": f"/api/v1/orders/{order['OrderID']}",
+                "status": 504,
+                "count": 2,
+                "after_commit": True,
+            },
+        )
+        assert response.status_code in (200, 201), response.text
+    await stack.place_order(order)
+
+    view = await stack.drive_to_paid(order["OrderID"], timeout=60)
+
+    bng_order = (await stack.bng.get(f"/api/v1/orders/{order['OrderID']}")).json()
+    assert bng_order["OrderStatus"] == "Paid"
+    assert view.invoice is not None and bng_order["Invoice"]["InvoiceNumber"] == view.invoice.invoice_number
+    assert (await stack.bng.get("/_sandbox/faults")).json() == [], "the BNG faults were never hit"
+
+
+async def test_lost_answers_on_customer_writes_make_one_customer_with_the_bng_values(stack: Stack) -> None:
+    await lose_answers(stack, "CRS610MI", "Add", "ChgFinancial", "AddAddress")
+    customer_id, cuno = await create_bng_customer(stack)
+
+    for transaction in ("Add", "ChgFinancial", "AddAddress"):
+        assert await lost_answers(stack, "CRS610MI", transaction), f"{transaction} never lost its answer"
+    adds = [c for c in await stack.m3_calls("CRS610MI", "Add") if c["record"].get("CUNO") == cuno]
+    assert len([c for c in adds if c["outcome"] in ("ok", "lost_answer")]) == 1
+    financial = await m3_get(stack, "CRS610MI", "GetFinancial", CUNO=cuno)
+    assert financial is not None and float(financial["CRL2"]) == 5000
+
+    await lose_answers(stack, "CRS610MI", "ChgBasicData")
+    response = await stack.bng.patch(f"/api/v1/customers/{customer_id}", json={"Phone": "+49 30 9999"})
+    assert response.status_code == 200, response.text
+    await eventually(lambda: _m3_field_is(stack, cuno, "PHNO", "+49 30 9999"), what="the phone number in M3")
+    assert await lost_answers(stack, "CRS610MI", "ChgBasicData")
+
+
+async def _m3_field_is(stack: Stack, cuno: str, field: str, value: str) -> bool:
+    basic = await m3_get(stack, "CRS610MI", "GetBasicData", CUNO=cuno)
+    return basic is not None and basic[field] == value
+
+
+async def test_a_lost_stock_adjustment_answer_is_not_adjusted_twice(stack: Stack) -> None:
+    before = await m3_get(stack, "MMS200MI", "GetItmWhsBal", WHLO="300", ITNO="BIKE-BLU-28")
+    assert before is not None, "warehouse 300 (BNG's WMS) must stock BIKE-BLU-28 in the demo data"
+    target = float(before["STQT"]) + 5
+    await lose_answers(stack, "MMS850MI", "AddAdjust")
+    response = await stack.bng.put(
+        "/api/v1/inventory/BIKE-BLU-28/300",
+        json={"QuantityOnHand": str(target), "QuantityAvailable": str(target)},
+    )
+    assert response.status_code == 200, response.text
+
+    async def counted() -> bool:
+        balance = await m3_get(stack, "MMS200MI", "GetItmWhsBal", WHLO="300", ITNO="BIKE-BLU-28")
+        return balance is not None and float(balance["STQT"]) == target
+
+    await eventually(counted, what="M3 adjusted to BNG's WMS count")
+    assert await lost_answers(stack, "MMS850MI", "AddAdjust")
+    await asyncio.sleep(1)  # a blind resend would land by now
+    assert await counted(), "the adjustment was posted twice"
