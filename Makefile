@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench chaos clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ test: lint
 
 bench: install
 	$(BIN)/python -m starter.bench --orders 200
+
+# Fault injection: weather on both sandboxes, kills of worker/receiver/Temporal; writes var/chaos/report.json.
+chaos: install
+	$(BIN)/python -m starter.chaos --orders 300
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import Settings, get_settings
 from starter.demo import all_final, observe_and_pay, place_orders
+from starter.secrets import with_demo_secrets
 from starter.stack import VAR, EmbeddedStack
 from workflows.models import OrderView, Stage
 
@@ -45,7 +46,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def bench(orders: int, step_seconds: float, timeout: float) -> dict[str, object]:
-    settings = get_settings()
+    settings = with_demo_secrets(get_settings())  # var/secrets.env, for every process of the stack
     stack = EmbeddedStack(settings, lifecycle_seconds=step_seconds)
     stack.start()
     try:

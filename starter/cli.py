@@ -3,8 +3,10 @@
 m3bng demo [--orders 12]              start the embedded stack and run the demo
 m3bng orders list [--stage NeedsAttention]
 m3bng orders show BNG-10001           stage and timeline of one order
-m3bng orders fix BNG-10001 --payload fixed.json
-m3bng orders resume BNG-10001         after fixing the cause in M3 (e.g. the item exists now)
+m3bng orders fix BNG-10001 --payload fixed.json   corrected data for the parked step (the order,
+                                      an invoice BOD, a payment...): only the fields that change
+m3bng orders resume BNG-10001         retry the parked step (e.g. the item exists in M3 now)
+m3bng orders skip BNG-10001 --reason "BNG shows it already"   leave the parked step undone
 m3bng orders cancel BNG-10001 --reason "customer withdrew"
 m3bng sync customer --full            reconcile customers (see starter/sync_cli.py for more)
 m3bng deadletter list --open          events the receiver could not route (starter/deadletter_cli.py)
@@ -28,10 +30,12 @@ from starter.deadletter_cli import add_deadletter_parser, open_store, run_deadle
 from starter.demo import run_demo
 from starter.sync_cli import add_sync_parser, run_sync
 from workflows import search_attributes as sa
-from workflows.models import CancelOrder, FixPayload, OrderView, Resume, order_workflow_id
+from workflows.models import CancelOrder, FixPayload, OrderView, Resume, SkipStep, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
 
 console = Console()
+# A person at a terminal: say that Temporal is down after a while instead of waiting for ever.
+CLI_WAIT_SECONDS = 10.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,13 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing = orders.add_parser("list")
     listing.add_argument("--stage")
-    for action in ("show", "fix", "resume", "cancel"):
+    for action in ("show", "fix", "resume", "skip", "cancel"):
         sub = orders.add_parser(action)
         sub.add_argument("order_id")
         if action == "fix":
-            sub.add_argument("--payload", type=Path, required=True, help="JSON file with the corrected order")
-        if action in ("fix", "resume", "cancel"):
-            sub.add_argument("--reason", default="", required=action == "cancel")
+            sub.add_argument(
+                "--payload", type=Path, required=True, help="JSON file: the corrected data of the parked step"
+            )
+        if action in ("fix", "resume", "skip", "cancel"):
+            sub.add_argument("--reason", default="", required=action in ("skip", "cancel"))
     add_sync_parser(commands)
     add_deadletter_parser(commands)
     return parser
@@ -61,17 +67,17 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _sync(args: argparse.Namespace) -> int:
     settings = get_settings()
-    return await run_sync(args, settings, await connect(settings))
+    return await run_sync(args, settings, await connect(settings, wait_seconds=CLI_WAIT_SECONDS))
 
 
 async def _deadletter(args: argparse.Namespace) -> int:
     settings = get_settings()
-    client = await connect(settings) if args.action == "replay" else None
+    client = await connect(settings, wait_seconds=CLI_WAIT_SECONDS) if args.action == "replay" else None
     return await run_deadletter(args, settings, open_store(settings), client)
 
 
 async def _orders(args: argparse.Namespace) -> int:
-    client = await connect(get_settings())
+    client = await connect(get_settings(), wait_seconds=CLI_WAIT_SECONDS)
     if args.action == "list":
         query = (
             f'{sa.ORDER_STAGE.name} = "{args.stage}"' if args.stage else f"{sa.BNG_ORDER_ID.name} IS NOT NULL"
@@ -92,6 +98,8 @@ async def _orders(args: argparse.Namespace) -> int:
         )
     elif args.action == "resume":
         view = await handle.execute_update(OrderToCashWorkflow.resume, Resume(reason=args.reason))
+    elif args.action == "skip":
+        view = await handle.execute_update(OrderToCashWorkflow.skip, SkipStep(reason=args.reason))
     else:
         view = await handle.execute_update(OrderToCashWorkflow.cancel, CancelOrder(reason=args.reason))
     _print_view(view)
@@ -104,9 +112,15 @@ def _print_view(view: OrderView) -> None:
         f"  M3 order {view.m3_order_number or '-'}  customer {view.m3_customer_number or '-'}"
     )
     if view.attention:
-        console.print(f"[red]Needs attention:[/] {view.attention.summary}")
-        for issue in view.attention.issues:
+        attention = view.attention
+        console.print(
+            f"[red]Needs attention ({attention.kind}, at {attention.step or '-'}):[/] {attention.summary}"
+        )
+        for issue in attention.issues:
             console.print(f"  - {issue.field}: {issue.message}")
+        if attention.data:
+            console.print(f"  data: {json.dumps(attention.data, default=str)}")
+        console.print(f"  operator actions: {', '.join(attention.actions)}")
     table = Table("When", "Step", "Detail")
     for entry in view.timeline:
         style = {"error": "red", "info": "dim"}.get(entry.outcome, "")

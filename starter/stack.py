@@ -56,6 +56,12 @@ def _port_in_use(port: int) -> bool:
 class EmbeddedStack:
     settings: Settings
     lifecycle_seconds: float = 1.0
+    # Where the databases and logs go, and the ports: a second stack (the chaos run) has its own.
+    var: Path = VAR
+    m3_port: int = M3_PORT
+    bng_port: int = BNG_PORT
+    temporal_port: int = TEMPORAL_PORT
+    temporal_ui_port: int = TEMPORAL_UI_PORT
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # Unexpected exits that the supervisor answered with a restart, per child.
     restarts: Counter[str] = field(default_factory=Counter)
@@ -67,25 +73,34 @@ class EmbeddedStack:
 
     @property
     def m3_url(self) -> str:
-        return f"http://127.0.0.1:{M3_PORT}"
+        return f"http://127.0.0.1:{self.m3_port}"
 
     @property
     def bng_url(self) -> str:
-        return f"http://127.0.0.1:{BNG_PORT}"
+        return f"http://127.0.0.1:{self.bng_port}"
 
     @property
     def receiver_url(self) -> str:
         return f"http://{self.settings.receiver_host}:{self.settings.receiver_port}"
 
+    def log_path(self, name: str) -> Path:
+        return self.var / "logs" / f"{name}.log"
+
     def start(self) -> None:
         busy = [
             port
-            for port in (TEMPORAL_PORT, TEMPORAL_UI_PORT, M3_PORT, BNG_PORT, self.settings.receiver_port)
+            for port in (
+                self.temporal_port,
+                self.temporal_ui_port,
+                self.m3_port,
+                self.bng_port,
+                self.settings.receiver_port,
+            )
             if _port_in_use(port)
         ]
         if busy:
             raise RuntimeError(f"ports already in use: {busy}; is another m3bng stack running?")
-        (VAR / "logs").mkdir(parents=True, exist_ok=True)
+        (self.var / "logs").mkdir(parents=True, exist_ok=True)
         self._spawn(
             "temporal",
             [
@@ -95,11 +110,11 @@ class EmbeddedStack:
                 "--ip",
                 "127.0.0.1",
                 "--port",
-                str(TEMPORAL_PORT),
+                str(self.temporal_port),
                 "--ui-port",
-                str(TEMPORAL_UI_PORT),
+                str(self.temporal_ui_port),
                 "--db-filename",
-                str(VAR / "temporal.db"),
+                str(self.var / "temporal.db"),
                 "--sqlite-pragma",
                 "journal_mode=wal",
                 "--sqlite-pragma",
@@ -117,9 +132,9 @@ class EmbeddedStack:
                 "-m",
                 "sandbox.m3",
                 "--port",
-                str(M3_PORT),
+                str(self.m3_port),
                 "--db",
-                str(VAR / "m3-sandbox.db"),
+                str(self.var / "m3-sandbox.db"),
                 "--ionapi-out",
                 str(self.settings.m3_ionapi),
                 "--bod-endpoint",
@@ -136,9 +151,9 @@ class EmbeddedStack:
                 "-m",
                 "sandbox.bng",
                 "--port",
-                str(BNG_PORT),
+                str(self.bng_port),
                 "--db",
-                str(VAR / "bng-sandbox.db"),
+                str(self.var / "bng-sandbox.db"),
                 "--webhook-url",
                 f"{receiver}/webhooks/bng",
                 "--webhook-secret",
@@ -148,7 +163,7 @@ class EmbeddedStack:
         )
         self._wait_http("m3-sandbox", f"{self.m3_url}/_sandbox/outbox")
         self._wait_http("bng-sandbox", f"{self.bng_url}/openapi.json")
-        self._wait_port("temporal", TEMPORAL_PORT)
+        self._wait_port("temporal", self.temporal_port)
         self._spawn("receiver", [sys.executable, "-m", "starter.receiver"])
         self._spawn("worker", [sys.executable, str(WORKER_SCRIPT)])
         self._wait_http("receiver", f"{receiver}/healthz")
@@ -177,7 +192,7 @@ class EmbeddedStack:
             return  # the supervisor restarts the others
         for name, process in self.processes.items():
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {VAR / 'logs' / name}.log")
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_path(name)}")
 
     def restart_dead(self) -> list[str]:
         """Start again every child that exited; the names restarted."""
@@ -191,7 +206,7 @@ class EmbeddedStack:
             if self.restarts[name] >= MAX_RESTARTS:
                 self._abandoned.add(name)
                 self._gave_up = (
-                    f"{name} exited with {code} after {MAX_RESTARTS} restarts; see {VAR / 'logs' / name}.log"
+                    f"{name} exited with {code} after {MAX_RESTARTS} restarts; see {self.log_path(name)}"
                 )
                 log.error(self._gave_up)
                 continue
@@ -199,7 +214,7 @@ class EmbeddedStack:
             log.warning(
                 f"{name} exited unexpectedly with {code}; restarting it",
                 restarts=self.restarts[name],
-                log_file=str(VAR / "logs" / f"{name}.log"),
+                log_file=str(self.log_path(name)),
             )
             self._spawn(name, self._commands[name])
             restarted.append(name)
@@ -211,7 +226,7 @@ class EmbeddedStack:
 
     def _spawn(self, name: str, command: list[str]) -> None:
         self._commands[name] = command
-        log_file = (VAR / "logs" / f"{name}.log").open("ab")
+        log_file = self.log_path(name).open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.processes[name] = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
         log_file.close()  # the child has its own copy

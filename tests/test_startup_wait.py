@@ -84,7 +84,12 @@ async def test_worker_started_before_temporal_waits_and_then_runs(tmp_path: Path
 async def test_worker_waiting_for_temporal_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     log_path = tmp_path / "worker.log"
-    env = {**os.environ, "M3BNG_TEMPORAL_ADDRESS": f"127.0.0.1:{port}", "M3BNG_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "M3BNG_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "M3BNG_BNG_API_KEY": "startup-test-key",
+        "M3BNG_LOG_LEVEL": "INFO",
+    }
     with log_path.open("wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -30,6 +30,7 @@ def start_worker(stack: Stack) -> subprocess.Popen[bytes]:
         "M3BNG_M3_IONAPI": str(s.m3_ionapi),
         "M3BNG_BNG_BASE_URL": s.bng_base_url,
         "M3BNG_BNG_WEBHOOK_SECRET": s.bng_webhook_secret.get_secret_value(),
+        "M3BNG_BNG_CLIENT_SECRET": s.bng_client_secret.get_secret_value(),
         "DATABASE_URL": s.database_url,
         "M3BNG_LOG_LEVEL": "WARNING",
     }
@@ -51,7 +52,7 @@ async def test_worker_killed_mid_order_completes_exactly_once(stack: Stack) -> N
         # BNG holds the order too; its own webhook joins the running workflow.
         await stack.place_order(order.model_dump(mode="json", exclude_none=True))
 
-        for _ in range(300):
+        for _ in range(800):  # customer creation with look-first reads takes a while at 1.5 s a call
             heads = [
                 c
                 for c in await stack.m3_calls("OIS100MI", "AddBatchHead")
@@ -60,7 +61,7 @@ async def test_worker_killed_mid_order_completes_exactly_once(stack: Stack) -> N
             if heads:
                 break
             await asyncio.sleep(0.05)
-        assert heads, "the worker never reached M3"
+        assert heads, f"the worker never reached M3: {await stack.view(order.OrderID)}"
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         # No worker is left to answer queries; the server still holds the running order.

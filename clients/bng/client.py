@@ -374,7 +374,7 @@ class BngClient:
         raise AssertionError("unreachable")
 
     def _delay(self, attempt: int, error: BngTransientError) -> float:
-        if isinstance(error, BngRateLimitedError) and error.retry_after is not None:
+        if error.retry_after is not None:  # 429, or 503 with Retry-After
             if error.retry_after > self._backoff_max:
                 # Too long to wait in-process: let the caller reschedule the whole call.
                 raise error
