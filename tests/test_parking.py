@@ -271,3 +271,37 @@ async def test_skip_is_refused_where_the_order_cannot_go_on_without_the_step(sta
         OrderToCashWorkflow.cancel, CancelOrder(reason="test")
     )
     assert (await stack.view(order["OrderID"])).stage == Stage.CANCELLED
+
+
+async def test_a_compensation_that_cannot_run_parks_and_the_batch_order_can_be_left(stack: Stack) -> None:
+    order = demo_order(32081)
+    # TRAILER-KID is an active item no warehouse stocks: AddBatchLine says NOK once the head exists.
+    order["Lines"].append({"LineNumber": 98, "SKU": "TRAILER-KID", "Quantity": "1", "UnitPrice": "199.00"})
+    await stack.m3.post(
+        "/_sandbox/faults",
+        json={"program": "OIS100MI", "transaction": "DelBatchHead", "status": 502, "count": 10_000},
+    )
+    try:
+        await place_with(stack, order, retry_window=timedelta(seconds=3))
+        parked = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION, timeout=60)
+    finally:
+        await stack.m3.delete("/_sandbox/faults")
+
+    assert parked.attention is not None
+    assert (parked.attention.kind, parked.attention.step) == ("outage", "delete batch order")
+    assert parked.attention.data and parked.attention.data["cuor"] == order["OrderID"]
+    await handle(stack, order["OrderID"]).execute_update(
+        OrderToCashWorkflow.skip, SkipStep(reason="deleted by hand in OIS275")
+    )
+
+    # Then the order parks for the reason the compensation was for: the line M3 refused.
+    async def parked_for_the_line() -> OrderView | None:
+        view = await stack.view(order["OrderID"])
+        return view if view.attention and view.attention.m3_transaction == "AddBatchLine" else None
+
+    lines_error = await eventually(parked_for_the_line, what="the order parked for the refused line")
+    assert lines_error.attention is not None
+    assert "left in M3 by the operator" in lines_error.attention.summary
+    await handle(stack, order["OrderID"]).execute_update(
+        OrderToCashWorkflow.cancel, CancelOrder(reason="test")
+    )
