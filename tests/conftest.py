@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.connections import Connections
 from clients.bng.webhooks import build_headers
 from clients.ion import ImsParameters, encode_multipart
+from clients.m3 import M3Client, load_ionapi
 from sandbox.bng.app import create_app as create_bng_app
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.m3.app import create_app as create_m3_app
@@ -110,6 +111,20 @@ class Stack:
             f"/api/v1/orders/{order_id}/payments", json={"Amount": amount, "Currency": currency}
         )
         assert response.status_code in (200, 201), response.text
+
+    async def m3_open_item(self, view: OrderView) -> dict[str, str]:
+        """The order's invoice in M3 accounts receivable (ARS200MI), as M3 itself holds it."""
+        assert view.invoice is not None
+        async with M3Client(load_ionapi(self.settings.m3_ionapi), cono=self.settings.m3_cono) as m3:
+            return await m3.get_one(
+                "ARS200MI",
+                "GetInvoice",
+                {
+                    "CUNO": view.m3_customer_number,
+                    "CINO": view.invoice.invoice_number,
+                    "INYR": view.invoice.invoice_year,
+                },
+            )
 
     async def drive_to_paid(self, order_id: str, timeout: float = 30) -> OrderView:
         """Let M3 deliver and invoice the order, let the customer pay in BNG, wait for Paid."""

@@ -78,20 +78,12 @@ async def test_lost_answers_while_posting_the_payment_pay_once(stack: Stack) -> 
     for transaction in ("AddBatchHead", "AddBatchLine", "ControlBatch"):
         assert await lost_answers(stack, "ARS040MI", transaction), f"{transaction} never lost its answer"
     assert view.invoice is not None
-    async with m3_client(stack) as m3:
-        ar = await m3.get_one(
-            "ARS200MI",
-            "GetInvoice",
-            {
-                "CUNO": view.m3_customer_number,
-                "CINO": view.invoice.invoice_number,
-                "INYR": view.invoice.invoice_year,
-            },
-        )
+    ar = await stack.m3_open_item(view)
     # Paid once: the open amount is zero, not minus the total.
     assert Decimal(ar["OPAM"]) == 0 and Decimal(ar["CUAM"]) == view.invoice.total_amount
-    posted = [c for c in await stack.m3_calls("ARS040MI", "ControlBatch") if c["outcome"] != "fault"]
-    pbids = {c["record"]["PBID"] for c in posted}
+    # One batch for the one payment, however often its steps were sent.
+    lines = await stack.m3_calls("ARS040MI", "AddBatchLine")
+    pbids = {c["record"]["PBID"] for c in lines if c["record"].get("CINO") == view.invoice.invoice_number}
     assert len(pbids) == 1
 
 

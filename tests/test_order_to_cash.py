@@ -16,7 +16,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from clients.bng.webhooks import build_headers
-from clients.m3 import M3Client, load_ionapi
 from sandbox.bng.demo_data import make_demo_orders
 from tests.conftest import WEBHOOK_SECRET, Stack
 from workflows.models import CancelOrder, FixPayload, Stage, order_workflow_id
@@ -58,16 +57,7 @@ async def test_happy_path_through_every_stage(stack: Stack) -> None:
     # M3 confirmed one order for this BNG id, and its invoice is paid in accounts receivable.
     m3_order = (await stack.m3.get(f"/_sandbox/orders/{view.m3_order_number}")).json()
     assert m3_order["head"]["CUOR"] == order["OrderID"]
-    async with M3Client(load_ionapi(stack.settings.m3_ionapi), cono=stack.settings.m3_cono) as m3:
-        ar = await m3.get_one(
-            "ARS200MI",
-            "GetInvoice",
-            {
-                "CUNO": view.m3_customer_number,
-                "CINO": view.invoice.invoice_number,
-                "INYR": view.invoice.invoice_year,
-            },
-        )
+    ar = await stack.m3_open_item(view)
     assert Decimal(ar["OPAM"]) == 0 and Decimal(ar["CUAM"]) == view.invoice.total_amount
     # BNG saw every status, the delivery number and the invoice.
     statuses = [entry["OrderStatus"] for entry in await bng_history(stack, order["OrderID"])]

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from clients.m3 import M3Client, load_ionapi
 from tests.conftest import Stack
 from tests.test_master_data import eventually
 from tests.test_order_to_cash import demo_order
@@ -73,18 +72,7 @@ async def bng_order_in(stack: Stack, order_id: str, status: str) -> dict[str, An
 
 
 async def open_amount(stack: Stack, view: OrderView) -> Decimal:
-    assert view.invoice is not None
-    async with M3Client(load_ionapi(stack.settings.m3_ionapi), cono=stack.settings.m3_cono) as m3:
-        ar = await m3.get_one(
-            "ARS200MI",
-            "GetInvoice",
-            {
-                "CUNO": view.m3_customer_number,
-                "CINO": view.invoice.invoice_number,
-                "INYR": view.invoice.invoice_year,
-            },
-        )
-    return Decimal(ar["OPAM"])
+    return Decimal((await stack.m3_open_item(view))["OPAM"])
 
 
 async def test_an_m3_outage_longer_than_the_retry_window_parks_the_payment_then_resumes(stack: Stack) -> None:
