@@ -16,7 +16,7 @@ from typing import Any, Literal
 import structlog
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -43,7 +43,14 @@ from starter.sync_routing import bng_key_of_m3_record, notify_change
 from storage import deadletter, xref
 from storage.models import EventSource
 from workflows import search_attributes as sa
-from workflows.models import M3OrderEvent, OrderToCashInput, PaymentCaptured, Stage, order_workflow_id
+from workflows.models import (
+    M3OrderEvent,
+    OrderToCashInput,
+    OrderToCashResult,
+    PaymentCaptured,
+    Stage,
+    order_workflow_id,
+)
 from workflows.order_to_cash import OrderToCashWorkflow
 from workflows.sync_models import RecordChanged
 
@@ -184,8 +191,23 @@ async def _signal_payment(router: Router, event: WebhookEvent) -> Routed:
         method=payment.Method,
     )
     if reason := await _signal(router.client, workflow_id, OrderToCashWorkflow.payment_captured, captured):
+        if await _took_payment(router.client, workflow_id, payment.PaymentID):
+            # BNG delivers at least once: the finished order already took this very payment.
+            return Routed(outcome="duplicate", workflow_id=workflow_id, detail="payment already taken")
         return _dead(event.type, reason, business_key=payment.OrderID, workflow_id=workflow_id)
     return Routed(outcome="signalled", workflow_id=workflow_id)
+
+
+async def _took_payment(client: Client, workflow_id: str, payment_id: str) -> bool:
+    """True if the order's last run completed having taken ``payment_id``."""
+    handle = client.get_workflow_handle(workflow_id, result_type=OrderToCashResult)
+    try:
+        if (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
+            return False
+        result: OrderToCashResult = await handle.result()
+    except (RPCError, WorkflowFailureError):
+        return False
+    return payment_id in result.payment_ids
 
 
 async def _notify_master_data(router: Router, event: WebhookEvent, webhook_id: str) -> Routed:

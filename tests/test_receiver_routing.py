@@ -15,6 +15,7 @@ from starter.cli import _parser
 from starter.deadletter_cli import open_store, run_deadletter
 from storage.models import DeadLetter
 from tests.conftest import Stack, bod_xml, ims_message, signed
+from tests.test_order_to_cash import demo_order
 from workflows.models import CancelOrder, Stage, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
 
@@ -146,6 +147,22 @@ async def test_a_payment_for_a_closed_order_is_dead_lettered(
     await handle.result()
     ack = await post_webhook(receiver, payment(order_id))
     assert ack["outcome"] == "dead-letter" and "completed" in ack["detail"], ack
+
+
+async def test_a_redelivered_payment_of_a_paid_order_is_a_duplicate_not_a_dead_letter(
+    stack: Stack, receiver: httpx.AsyncClient
+) -> None:
+    order = demo_order(33001)
+    await stack.place_order(order)
+    await stack.drive_to_paid(order["OrderID"])
+    await stack.client.get_workflow_handle(order_workflow_id(order["OrderID"])).result()
+    (taken,) = (await stack.bng.get(f"/api/v1/orders/{order['OrderID']}/payments")).json()["items"]
+
+    again = event("payment.captured", {**taken, "OrderID": order["OrderID"]})
+    ack = await post_webhook(receiver, again)
+    assert ack["outcome"] == "duplicate", ack
+    other = payment(order["OrderID"])  # a payment the order never took is kept for an operator
+    assert (await post_webhook(receiver, other))["outcome"] == "dead-letter"
 
 
 async def test_a_terminated_order_starts_again_and_a_completed_one_is_a_duplicate(

@@ -180,6 +180,8 @@ class OrderToCashResult(BaseModel):
     m3_order_number: str | None = None
     invoice_number: str | None = None
     payment_id: str | None = None
+    # Every BNG payment the order took (posted or skipped): a redelivery of one is a duplicate.
+    payment_ids: list[str] = []
 
 
 def order_workflow_id(bng_order_id: str) -> str:

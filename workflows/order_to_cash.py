@@ -631,6 +631,7 @@ class OrderToCashWorkflow:
             m3_order_number=self._view.m3_order_number,
             invoice_number=self._view.invoice.invoice_number if self._view.invoice else None,
             payment_id=self._view.payment_id,
+            payment_ids=sorted(self._seen_payments),
         )
 
 
