@@ -73,6 +73,19 @@ class ChaosFigures:
     weather: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    def dead_letter_kinds(self) -> Counter[str]:
+        """Dead letters by kind: event type, reason without the order's own id, late or not."""
+        kinds: Counter[str] = Counter()
+        for letter in self.dead_letters:
+            event = letter.what.split(" BNG-")[0].split(":")[0]
+            reason = letter.what.split(": ", 1)[-1].split(";")[0]
+            for word in reason.split():
+                if "BNG-" in word:
+                    reason = reason.replace(word, "<order>")
+            late = " (late for a finished order)" if letter.evidence.get("late_for_final_order") else ""
+            kinds[f"{event}: {reason}{late}"] += 1
+        return kinds
+
     @property
     def parked_without_reason(self) -> list[Parked]:
         return [p for p in self.parked if not p.kind or not p.summary]
@@ -251,18 +264,14 @@ def _dead_letters(database_url: str, stages: dict[str, str]) -> tuple[list[Anoma
                 order_id = (row.business_key or "").removeprefix("order-")
                 now = stages.get(order_id)
                 explained = f"{row.event_type} ({row.source}) {row.business_key or ''}: {row.reason}"
-                if now in FINAL_VALUES:
+                late = now in FINAL_VALUES
+                if late:
                     # e.g. a status BOD held up in M3's outbox that arrives after the order was paid
                     explained += f"; late for an order that is {now} already: nothing lost"
                 elif now:
                     explained += f"; the order is {now}"
-                letters.append(
-                    Anomaly(
-                        str(row.id),
-                        explained,
-                        {"status": row.status, "event_id": row.event_id, "workflow_id": row.workflow_id},
-                    )
-                )
+                evidence = {"status": row.status, "event_id": row.event_id, "workflow_id": row.workflow_id}
+                letters.append(Anomaly(str(row.id), explained, evidence | {"late_for_final_order": late}))
             return letters, None
     except Exception as error:  # an older store without the table: say so, do not fail the run
         return [], f"dead letters unreadable: {error}"
@@ -487,7 +496,6 @@ def print_report(console: Console, figures: ChaosFigures, run: dict[str, Any]) -
         ("Double payments", figures.double_payments),
         ("Failed workflows", figures.failed_workflows),
         ("Unsettled", figures.unsettled),
-        ("Dead letters", figures.dead_letters),
         ("Parked master-data records", figures.parked_sync_records),
         ("BNG webhooks given up", figures.webhooks_given_up),
     ):
@@ -495,6 +503,8 @@ def print_report(console: Console, figures: ChaosFigures, run: dict[str, Any]) -
             console.print(f"[red]{title}[/] {item.key}: {item.what}")
         if len(items) > 20:
             console.print(f"[red]{title}[/] … and {len(items) - 20} more (see report.json)")
+    for kind, count in figures.dead_letter_kinds().most_common():
+        console.print(f"[yellow]Dead letters[/] {count} x {kind}")
     for parked in figures.parked:
         console.print(
             f"[yellow]Parked[/] {parked.order_id}: {parked.kind} at {parked.step}: {parked.summary}"

@@ -198,16 +198,39 @@ async def _signal_payment(router: Router, event: WebhookEvent) -> Routed:
     return Routed(outcome="signalled", workflow_id=workflow_id)
 
 
+async def _stale_for_finished_order(client: Client, workflow_id: str, event: M3OrderEvent) -> str | None:
+    """Why a BOD about a completed order changes nothing, or None if it needs an operator.
+
+    ION keeps BODs in order per document only, so a status BOD can arrive after the invoice
+    that completed the order: old news. The order's own invoice again is a redelivery. Another
+    invoice for a finished order (a credit note, a second invoice) is not, and is kept.
+    """
+    result = await _completed_result(client, workflow_id)
+    if result is None:
+        return None
+    if event.noun in ("SalesOrder", "Shipment"):
+        return f"{event.noun} status for order {workflow_id}, which is {result.stage.value}"
+    if event.invoice_number is not None and event.invoice_number == result.invoice_number:
+        return f"invoice {event.invoice_number} again for order {workflow_id}, which is {result.stage.value}"
+    return None
+
+
 async def _took_payment(client: Client, workflow_id: str, payment_id: str) -> bool:
     """True if the order's last run completed having taken ``payment_id``."""
+    result = await _completed_result(client, workflow_id)
+    return result is not None and payment_id in result.payment_ids
+
+
+async def _completed_result(client: Client, workflow_id: str) -> OrderToCashResult | None:
+    """The result of the order's last run if it completed (not failed, terminated, running)."""
     handle = client.get_workflow_handle(workflow_id, result_type=OrderToCashResult)
     try:
         if (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
-            return False
+            return None
         result: OrderToCashResult = await handle.result()
     except (RPCError, WorkflowFailureError):
-        return False
-    return payment_id in result.payment_ids
+        return None
+    return result
 
 
 async def _notify_master_data(router: Router, event: WebhookEvent, webhook_id: str) -> Routed:
@@ -252,6 +275,8 @@ async def route_bod(router: Router, bod: Bod) -> Routed:
         )
     workflow_id = order_workflow_id(bng_order_id)
     if reason := await _signal(router.client, workflow_id, OrderToCashWorkflow.m3_order_event, event):
+        if stale := await _stale_for_finished_order(router.client, workflow_id, event):
+            return Routed(outcome="ignored", workflow_id=workflow_id, detail=stale)
         return _dead(
             event.noun, reason, business_key=bng_order_id, workflow_id=workflow_id, event_id=bod.bod_id
         )

@@ -9,7 +9,11 @@ import resource
 import uuid
 from datetime import timedelta
 
+from temporalio.client import WorkflowExecutionStatus
+
 from starter.schedules import ensure_reconcile_schedules
+from storage.db import make_engine, make_session_factory
+from storage.models import SyncRun
 from tests.conftest import Stack
 from tests.test_master_data import eventually, m3_call, m3_get, m3_knobs, settled
 from workflows.reconcile import ReconcileInput, ReconcileReport, ReconcileWorkflow
@@ -185,3 +189,28 @@ async def test_long_reconciliation_continues_as_new_and_reports_every_page(stack
     assert paged.examined == whole.examined == paged.counts["examined"]
     assert paged.counts == whole.counts
     assert [d.bng_key for d in paged.differences] == [d.bng_key for d in whole.differences]
+
+
+async def test_a_reconciliation_whose_pages_keep_failing_ends_as_a_failed_run_not_a_failed_workflow(
+    stack: Stack,
+) -> None:
+    await stack.m3.post(
+        "/_sandbox/faults",
+        json={"program": "CRS620MI", "transaction": "LstByNumber", "status": 503, "count": 10_000},
+    )
+    try:
+        handle = await stack.client.start_workflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(entity="supplier", fix=False, trigger="test", retry_window=timedelta(seconds=3)),
+            id=f"reconcile-supplier-test-{uuid.uuid4().hex[:8]}",
+            task_queue=stack.settings.task_queue,
+        )
+        report = await handle.result()
+    finally:
+        await stack.m3.delete("/_sandbox/faults")
+
+    assert report.phase == "failed" and report.error and "CRS620MI/LstByNumber" in report.error
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    with make_session_factory(make_engine(stack.settings.database_url))() as session:
+        run = session.get(SyncRun, report.run_id)
+        assert run is not None and run.status == "failed" and run.error == report.error

@@ -8,8 +8,11 @@ its history stays short however many records there are.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.master_data.reconcile import (
@@ -20,13 +23,15 @@ with workflow.unsafe.imports_passed_through():
         Reconciler,
         RunRecord,
     )
-    from workflows.activity_options import PAGE_CALL
+    from workflows.activity_options import PAGE_CALL, ActivityOptions
 
 
 class ReconcileReport(BaseModel):
     entity: str
     run_id: int | None = None
+    # m3, bng, then done; failed when M3, BNG or the store stayed down for the whole retry window.
     phase: str = "m3"
+    error: str | None = None
     pages: int = 0
     examined: int = 0
     counts: dict[str, int] = Field(default_factory=dict)
@@ -41,6 +46,8 @@ class ReconcileInput(BaseModel):
     # Continue as new after this many pages (sooner if Temporal suggests it), so that a
     # reconciliation of 100,000 records keeps a short history.
     pages_per_run: int = 20
+    # How long a page may keep failing (M3, BNG or the store down) before the run ends as failed.
+    retry_window: timedelta = timedelta(hours=2)
     # Carried over by continue-as-new: the report so far and where the current pass goes on.
     progress: ReconcileReport | None = None
     after: str | None = None
@@ -52,14 +59,42 @@ class ReconcileWorkflow:
     @workflow.init
     def __init__(self, data: ReconcileInput) -> None:
         self._report = data.progress or ReconcileReport(entity=data.entity)
+        self._call: ActivityOptions = {**PAGE_CALL, "schedule_to_close_timeout": data.retry_window}
 
     @workflow.run
     async def run(self, data: ReconcileInput) -> ReconcileReport:
         report = self._report
+        try:
+            if report.run_id is None:
+                report.run_id = await workflow.execute_activity_method(
+                    Reconciler.record_run, RunRecord(entity=data.entity, trigger=data.trigger), **self._call
+                )
+            await self._reconcile(data)
+        except ActivityError as error:
+            # Nothing to park: this run ends as failed in its report, and the next one starts over.
+            report.phase, report.error = "failed", str(error.cause or error)
         if report.run_id is None:
-            report.run_id = await workflow.execute_activity_method(
-                Reconciler.record_run, RunRecord(entity=data.entity, trigger=data.trigger), **PAGE_CALL
+            return report  # the store was down from the start: there is no row to close
+        try:
+            await workflow.execute_activity_method(
+                Reconciler.record_run,
+                RunRecord(
+                    entity=data.entity,
+                    run_id=report.run_id,
+                    status="failed" if report.phase == "failed" else "completed",
+                    error=report.error,
+                    counts=report.counts,
+                    differences=report.differences,
+                ),
+                **self._call,
             )
+        except ActivityError as error:
+            workflow.logger.warning("reconciliation report not stored: %s", error.cause or error)
+        return report
+
+    async def _reconcile(self, data: ReconcileInput) -> None:
+        """Both passes, page by page; continues as new every ``pages_per_run`` pages."""
+        report = self._report
         page = ReconcilePageInput(
             entity=data.entity, page_size=data.page_size, fix=data.fix, after=data.after, cursor=data.cursor
         )
@@ -67,7 +102,7 @@ class ReconcileWorkflow:
         while report.phase != "done":
             if report.phase == "m3":
                 result = await workflow.execute_activity_method(
-                    Reconciler.reconcile_m3_page, page, **PAGE_CALL
+                    Reconciler.reconcile_m3_page, page, **self._call
                 )
                 self._add(result)
                 if result.next_after is None:
@@ -77,7 +112,7 @@ class ReconcileWorkflow:
                     page = page.model_copy(update={"after": result.next_after})
             else:
                 result = await workflow.execute_activity_method(
-                    Reconciler.reconcile_bng_page, page, **PAGE_CALL
+                    Reconciler.reconcile_bng_page, page, **self._call
                 )
                 self._add(result)
                 if result.next_cursor is None:
@@ -94,17 +129,6 @@ class ReconcileWorkflow:
                 workflow.continue_as_new(
                     data.model_copy(update={"progress": report, "after": page.after, "cursor": page.cursor})
                 )
-        await workflow.execute_activity_method(
-            Reconciler.record_run,
-            RunRecord(
-                entity=data.entity,
-                run_id=report.run_id,
-                counts=report.counts,
-                differences=report.differences,
-            ),
-            **PAGE_CALL,
-        )
-        return report
 
     @workflow.query
     def progress(self) -> ReconcileReport:
