@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from clients.m3.client import M3Client
 from clients.m3.errors import M3BusinessError
 from mapping.ownership import Side
+from starter.sync_routing import notify_change
 from tests.conftest import Stack
 from workflows.master_data import EntitySyncWorkflow, failure_attention
 from workflows.sync_models import (
@@ -592,3 +593,18 @@ def test_every_failure_retrying_cannot_fix_has_a_class(
 
 def test_attention_carried_over_with_old_kind_names_still_loads() -> None:
     assert SyncAttention.model_validate({"kind": "m3-rejected", "summary": "x"}).kind == "m3_business_error"
+
+
+async def test_a_quiet_entity_workflow_finishes_after_its_idle_time(stack: Stack) -> None:
+    # Its idle timer raises the builtin TimeoutError; catching Temporal's class instead wedged it.
+    workflow_id = await notify_change(
+        stack.client,
+        stack.settings.task_queue,
+        "customer",
+        unique("CUST-IDLE"),
+        RecordChanged(origin=Side.BNG, event_id=unique("evt"), reason="test"),
+        idle_minutes=0.02,
+    )
+    handle = stack.client.get_workflow_handle(workflow_id)
+    await asyncio.wait_for(handle.result(), timeout=30)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED

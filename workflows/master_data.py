@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR
@@ -419,7 +420,7 @@ def failure_attention(error: ActivityError, now: datetime) -> SyncAttention:
             return SyncAttention(kind="bng_business_error", summary=cause.message, data=data, since=now)
     message = str(cause or error)
     data["message"] = message
-    if isinstance(cause, TimeoutError):
+    if isinstance(cause, ActivityTimeoutError):
         data["timeout_type"] = _name(cause.type)
     gave_up = error.retry_state in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED)
     if gave_up and not (isinstance(cause, ApplicationError) and cause.non_retryable):
