@@ -27,7 +27,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.master_data.m3_records import inventory_key
-from clients.bng.models import Payment, WebhookEvent, WebhookEventType
+from clients.bng.models import Payment, PaymentStatus, WebhookEvent, WebhookEventType
 from clients.ion import UnsupportedBodError, parse_bod
 from clients.ion.bod import InvoiceBod, SalesOrderBod, ShipmentBod
 from clients.ion.bod_models import (
@@ -183,6 +183,10 @@ async def _signal_payment(router: Router, event: WebhookEvent) -> Routed:
         order_id = event.data.get("OrderID")
         return _dead(event.type, f"invalid payment: {_first_error(error)}", business_key=_key(order_id))
     workflow_id = order_workflow_id(payment.OrderID)
+    if payment.Status != PaymentStatus.CAPTURED:
+        # Only captured money is posted to M3; a refund or an authorisation needs a person.
+        not_captured = f"payment {payment.PaymentID} is {payment.Status}, not {PaymentStatus.CAPTURED.value}"
+        return _dead(event.type, not_captured, business_key=payment.OrderID, workflow_id=workflow_id)
     captured = PaymentCaptured(
         payment_id=payment.PaymentID,
         amount=payment.Amount,
@@ -206,7 +210,8 @@ async def _stale_for_finished_order(client: Client, workflow_id: str, event: M3O
     invoice for a finished order (a credit note, a second invoice) is not, and is kept.
     """
     result = await _completed_result(client, workflow_id)
-    if result is None:
+    # A cancelled order's M3 order may live on (confirmed before the cancel): an operator sees it.
+    if result is None or result.stage != Stage.PAID:
         return None
     if event.noun in ("SalesOrder", "Shipment"):
         return f"{event.noun} status for order {workflow_id}, which is {result.stage.value}"

@@ -22,6 +22,7 @@ from workflows.models import (
     FixPayload,
     M3OrderEvent,
     OrderToCashInput,
+    OrderToCashResult,
     OrderView,
     PaymentCaptured,
     Resume,
@@ -32,8 +33,8 @@ from workflows.models import (
 from workflows.order_to_cash import OrderToCashWorkflow
 
 
-def handle(stack: Stack, order_id: str) -> WorkflowHandle[Any, Any]:
-    return stack.client.get_workflow_handle(order_workflow_id(order_id))
+def handle(stack: Stack, order_id: str) -> WorkflowHandle[Any, OrderToCashResult]:
+    return stack.client.get_workflow_handle(order_workflow_id(order_id), result_type=OrderToCashResult)
 
 
 async def place_with(stack: Stack, order: dict[str, Any], **process: Any) -> None:
@@ -90,7 +91,8 @@ async def test_an_m3_outage_longer_than_the_retry_window_parks_the_payment_then_
     assert parked.attention is not None
     assert (parked.attention.kind, parked.attention.step) == ("outage", "post payment")
     assert parked.attention.data and parked.attention.data["amount"] == str(view.invoice.total_amount)
-    assert set(parked.attention.actions) == {"retry", "fix", "skip", "cancel"}
+    # No fix at this step: the batch may exist already, and only the payment checks shape it.
+    assert set(parked.attention.actions) == {"retry", "skip", "cancel"}
     description = await handle(stack, order["OrderID"]).describe()
     assert description.status is not None and description.status.name == "RUNNING"
 
@@ -293,3 +295,80 @@ async def test_a_compensation_that_cannot_run_parks_and_the_batch_order_can_be_l
     await handle(stack, order["OrderID"]).execute_update(
         OrderToCashWorkflow.cancel, CancelOrder(reason="test")
     )
+
+
+async def test_a_payment_beyond_the_settled_invoice_parks_and_is_never_posted(stack: Stack) -> None:
+    order = demo_order(32091)
+    await stack.place_order(order)
+    view = await invoiced(stack, order["OrderID"])
+    assert view.invoice is not None
+    full, extra = payment(view.invoice.total_amount, "EUR"), payment(Decimal("5.00"), "EUR")
+    for each in (full, extra):
+        await handle(stack, order["OrderID"]).signal(OrderToCashWorkflow.payment_captured, each)
+
+    parked = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
+    assert parked.attention is not None and parked.attention.kind == "payment_mismatch"
+    assert extra.payment_id in parked.attention.summary
+    with pytest.raises(WorkflowUpdateFailedError):  # the payment cannot be pointed at another one
+        await handle(stack, order["OrderID"]).execute_update(
+            OrderToCashWorkflow.fix_payload, FixPayload(payload={"payment_id": "PAY-OTHER"})
+        )
+    await handle(stack, order["OrderID"]).execute_update(
+        OrderToCashWorkflow.skip, SkipStep(reason="refunded in BNG")
+    )
+    result = await handle(stack, order["OrderID"]).result()
+    assert result.stage == Stage.PAID and set(result.payment_ids) == {full.payment_id, extra.payment_id}
+    assert await open_amount(stack, view) == 0
+
+
+async def test_another_invoice_for_an_invoiced_order_parks(stack: Stack) -> None:
+    order = demo_order(32101)
+    await stack.place_order(order)
+    view = await invoiced(stack, order["OrderID"])
+    assert view.invoice is not None
+    credit_note = M3OrderEvent(
+        bod_id=f"bod-{uuid.uuid4().hex}",
+        noun="Invoice",
+        order_number=view.m3_order_number,
+        invoice_number="90000009",
+        total_amount=Decimal("-10.00"),
+        currency="EUR",
+    )
+    await handle(stack, order["OrderID"]).signal(OrderToCashWorkflow.m3_order_event, credit_note)
+    parked = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
+    assert parked.attention is not None and parked.attention.step == "another invoice"
+    await handle(stack, order["OrderID"]).execute_update(
+        OrderToCashWorkflow.skip, SkipStep(reason="credit note booked by hand")
+    )
+    await stack.capture_payment(order["OrderID"], str(view.invoice.total_amount), view.invoice.currency)
+    await stack.wait_for_stage(order["OrderID"], Stage.PAID)
+
+
+async def test_a_fix_after_an_outage_removes_the_batch_order_it_leaves_behind(stack: Stack) -> None:
+    order = demo_order(32111)
+    await stack.m3.post(
+        "/_sandbox/faults",
+        json={"program": "OIS100MI", "transaction": "AddBatchLine", "status": 502, "count": 10_000},
+    )
+    try:
+        await place_with(stack, order, retry_window=timedelta(seconds=3))
+        parked = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION, timeout=60)
+    finally:
+        await stack.m3.delete("/_sandbox/faults")
+    assert parked.attention is not None and parked.attention.kind == "outage"
+    temp = parked.m3_temporary_order_number
+    assert temp, "the batch order waits as it is during an outage"
+
+    await handle(stack, order["OrderID"]).execute_update(
+        OrderToCashWorkflow.fix_payload, FixPayload(payload=order, reason="same order, M3 back")
+    )
+    view = await stack.wait_for_stage(order["OrderID"], Stage.ORDER_CREATED, Stage.ALLOCATED, timeout=60)
+    deleted = [c for c in await stack.m3_calls("OIS100MI", "DelBatchHead") if c["record"].get("ORNO") == temp]
+    assert [c["outcome"] for c in deleted] == ["ok"]
+    heads = [
+        c
+        for c in await stack.m3_calls("OIS100MI", "LstBatchHead")
+        if c["record"].get("CUOR") == order["OrderID"]
+    ]
+    assert heads
+    assert view.m3_order_number and view.m3_temporary_order_number is None

@@ -228,23 +228,47 @@ async def test_bods_for_orders_m3bng_did_not_place_or_that_are_closed_are_dead_l
     assert ack["outcome"] == "dead-letter" and "terminated" in ack["detail"], ack
 
 
-async def test_status_bods_after_an_order_finished_are_stale_but_another_invoice_is_kept(
+async def test_status_bods_after_an_order_is_paid_are_stale_but_another_invoice_is_kept(
+    stack: Stack, receiver: httpx.AsyncClient
+) -> None:
+    order = demo_order(33011)
+    await stack.place_order(order)
+    await stack.drive_to_paid(order["OrderID"])
+    await stack.client.get_workflow_handle(order_workflow_id(order["OrderID"])).result()
+
+    # ION keeps order per document only: a status BOD can come after the order is paid.
+    late = bod_xml(
+        "SyncSalesOrder",
+        **{"BNG-10001": order["OrderID"], "4f1c2a8e-9b1d-4c53-9a51-2e6f4a0c9d11": uuid.uuid4().hex},
+    )
+    ack = await post_bod(receiver, late)
+    assert ack["outcome"] == "ignored" and "Paid" in ack["detail"], ack
+    # An invoice for a finished order is news for an operator.
+    invoice = bod_xml(
+        "SyncInvoice",
+        **{"BNG-10001": order["OrderID"], "1a7e3f42-6a0b-4e3c-b1d4-9f1f0e7b5c20": uuid.uuid4().hex},
+    )
+    assert (await post_bod(receiver, invoice))["outcome"] == "dead-letter"
+
+    # A cancelled order's M3 order may still move: its BODs are kept for an operator.
+    cancelled = new_order_id()
+    await park(stack, receiver, cancelled)
+    done = stack.client.get_workflow_handle(order_workflow_id(cancelled))
+    await done.execute_update(OrderToCashWorkflow.cancel, CancelOrder(reason="test"))
+    await done.result()
+    moving = bod_xml(
+        "SyncSalesOrder", **{"BNG-10001": cancelled, "4f1c2a8e-9b1d-4c53-9a51-2e6f4a0c9d11": uuid.uuid4().hex}
+    )
+    assert (await post_bod(receiver, moving))["outcome"] == "dead-letter"
+
+
+async def test_a_payment_that_is_not_captured_is_dead_lettered(
     stack: Stack, receiver: httpx.AsyncClient
 ) -> None:
     order_id = new_order_id()
     await park(stack, receiver, order_id)
-    done = stack.client.get_workflow_handle(order_workflow_id(order_id))
-    await done.execute_update(OrderToCashWorkflow.cancel, CancelOrder(reason="test"))
-    await done.result()
-
-    # ION keeps order per document only: a status BOD can come after the order is finished.
-    late = bod_xml(
-        "SyncSalesOrder", **{"BNG-10001": order_id, "4f1c2a8e-9b1d-4c53-9a51-2e6f4a0c9d11": uuid.uuid4().hex}
-    )
-    ack = await post_bod(receiver, late)
-    assert ack["outcome"] == "ignored" and "Cancelled" in ack["detail"], ack
-    # An invoice for a finished order is news for an operator.
-    invoice = bod_xml(
-        "SyncInvoice", **{"BNG-10001": order_id, "1a7e3f42-6a0b-4e3c-b1d4-9f1f0e7b5c20": uuid.uuid4().hex}
-    )
-    assert (await post_bod(receiver, invoice))["outcome"] == "dead-letter"
+    refunded = payment(order_id)
+    refunded["data"]["Status"] = "Refunded"
+    ack = await post_webhook(receiver, refunded)
+    assert ack["outcome"] == "dead-letter" and "Refunded" in ack["detail"], ack
+    assert (await stack.view(order_id)).timeline[-1].step != "Payment captured in BNG"

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         FixPayload,
         InvoiceInfo,
         M3OrderEvent,
+        OperatorAction,
         OrderToCashInput,
         OrderToCashResult,
         OrderView,
@@ -65,6 +66,10 @@ DEFAULT_ORDER_TYPE = "A01"
 NOTICE_WINDOW = timedelta(minutes=5)
 
 Decision = FixPayload | Resume | CancelOrder | SkipStep
+# What a step's data is about: a fix may fill them in where missing, never point them elsewhere.
+KEY_FIELDS = frozenset(
+    {"bng_order_id", "cuor", "cuno", "temporary_order_number", "payment_id", "paid_before", "bod_id"}
+)
 
 
 class _NeedsAttention(Exception):
@@ -91,6 +96,8 @@ class OrderToCashWorkflow:
         self._seen_bods: set[str] = set()
         self._payments: list[PaymentCaptured] = []
         self._seen_payments: set[str] = set()
+        # Payments posted, or left unposted by an operator's decision: the order is done with them.
+        self._taken_payments: list[str] = []
         self._paid = Decimal(0)
         self._decision: Decision | None = None
         # While parked in a step: the model its data must validate against for a fix.
@@ -107,7 +114,7 @@ class OrderToCashWorkflow:
             await self._follow_m3_until_invoiced()
             await self._collect_payment()
         except _Cancelled:
-            pass
+            await self._remove_batch_order_on_cancel()
         return self._result()
 
     async def _place_order_in_m3(self) -> Order:
@@ -118,6 +125,12 @@ class OrderToCashWorkflow:
             except _NeedsAttention as parked:
                 decision = await self._park(parked.attention)
                 if isinstance(decision, FixPayload):
+                    # A corrected order may name another customer or other lines: the batch order
+                    # made from the old one must not be confirmed, nor left behind.
+                    if self._view.m3_temporary_order_number and self._view.m3_customer_number:
+                        await self._remove_batch_order(
+                            self._view.m3_customer_number, self._view.m3_temporary_order_number
+                        )
                     self._payload = decision.payload
 
     async def _try_place_order(self) -> Order:
@@ -217,19 +230,45 @@ class OrderToCashWorkflow:
             if parked.attention.kind in ("outage", "unexpected"):
                 raise  # the batch order waits as it is; a retry continues it
             # The order cannot be completed: remove the batch, then say why.
-            deleted = await self._attempt(
-                "delete batch order",
-                lambda data: workflow.execute_activity_method(
-                    M3OrderActivities.delete_m3_batch_order, data, **self._call
-                ),
-                DeleteBatchOrderInput(cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp),
-            )
-            self._view.m3_temporary_order_number = None
-            what = {True: "deleted", False: "already gone", None: "left in M3 by the operator"}[deleted]
-            self._log("Compensated", f"OIS100MI/DelBatchHead: batch order {temp} {what}", "info")
+            what = await self._remove_batch_order(cuno, temp)
             parked.attention.summary += f" (batch order {temp} {what})"
             raise
         self._order_confirmed(orno, f"OIS100MI/Confirm: order {orno}")
+
+    async def _remove_batch_order(self, cuno: str, temp: str) -> str:
+        """Compensation: delete a batch order that will not be confirmed; says what became of it."""
+        deleted = await self._attempt(
+            "delete batch order",
+            lambda data: workflow.execute_activity_method(
+                M3OrderActivities.delete_m3_batch_order, data, **self._call
+            ),
+            DeleteBatchOrderInput(cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp),
+        )
+        self._view.m3_temporary_order_number = None
+        what = {True: "deleted", False: "already gone", None: "left in M3 by the operator"}[deleted]
+        self._log("Compensated", f"OIS100MI/DelBatchHead: batch order {temp} {what}", "info")
+        return what
+
+    async def _remove_batch_order_on_cancel(self) -> None:
+        """A cancelled order leaves no batch order in M3 that someone could still confirm."""
+        temp, cuno = self._view.m3_temporary_order_number, self._view.m3_customer_number
+        if temp is None or cuno is None:
+            return
+        try:
+            deleted = await workflow.execute_activity_method(
+                M3OrderActivities.delete_m3_batch_order,
+                DeleteBatchOrderInput(cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp),
+                **self._notice,
+            )
+        except ActivityError as error:
+            self._log("Compensation", f"batch order {temp} not deleted: {error.cause or error}", "error")
+            return
+        self._view.m3_temporary_order_number = None
+        self._log(
+            "Compensated",
+            f"OIS100MI/DelBatchHead: batch order {temp} {'deleted' if deleted else 'already gone'}",
+            "info",
+        )
 
     async def _follow_m3_until_invoiced(self) -> None:
         while self._view.invoice is None:
@@ -352,6 +391,9 @@ class OrderToCashWorkflow:
                     self._log("Underpayment accepted", decision.reason, "info")
                     break
                 continue
+            if late := self._another_invoice():
+                await self._refuse_another_invoice(late)
+                continue
             payment = self._payments.pop(0)
             received = PostPaymentInput(
                 payment_id=payment.payment_id,
@@ -365,14 +407,18 @@ class OrderToCashWorkflow:
             )
             posting = await self._checked_payment(received, invoice)
             if posting is None:
+                self._taken_payments.append(payment.payment_id)
                 continue
+            # No fix here: the batch may exist already, and only the checks above may shape it.
             posted = await self._attempt(
                 "post payment",
                 lambda data: workflow.execute_activity_method(
                     M3PaymentActivities.post_payment_to_m3, data, **self._call
                 ),
                 posting,
+                actions=["retry", "skip", "cancel"],
             )
+            self._taken_payments.append(payment.payment_id)
             if posted is None:
                 self._log("Payment not posted", f"{payment.payment_id} skipped by the operator", "info")
                 continue
@@ -383,16 +429,67 @@ class OrderToCashWorkflow:
                 f"ARS040MI batch {posted.payment_batch}: {posting.amount} {posting.currency} "
                 f"on invoice {invoice.invoice_number}",
             )
+        await self._refuse_extra_payments(invoice)
         self._set_stage(Stage.PAID, f"paid {self._paid} {invoice.currency}")
         await self._push_status(OrderStatus.PAID)
+        if self._payments:  # came in while BNG was told
+            await self._refuse_extra_payments(invoice)
+            await self._push_status(OrderStatus.PAID)
+
+    async def _refuse_extra_payments(self, invoice: InvoiceInfo) -> None:
+        """Money beyond the invoice is never posted on its own: each extra payment waits for an operator."""
+        while self._payments:
+            payment = self._payments.pop(0)
+            decision = await self._park(
+                Attention(
+                    kind="payment_mismatch",
+                    summary=(
+                        f"Payment {payment.payment_id} of {payment.amount} {payment.currency} came after "
+                        f"invoice {invoice.invoice_number} was settled"
+                    ),
+                    step="extra payment",
+                    data=payment.model_dump(mode="json"),
+                    actions=["skip", "cancel"],
+                )
+            )
+            self._taken_payments.append(payment.payment_id)
+            self._log("Payment not posted", f"{payment.payment_id}: {_reason(decision)}", "info")
+
+    def _another_invoice(self) -> M3OrderEvent | None:
+        """An invoice BOD other than the order's invoice (a credit note, a second invoice)."""
+        invoice = self._view.invoice
+        while self._m3_events:
+            event = self._m3_events.pop(0)
+            if event.noun == "Invoice" and invoice and event.invoice_number != invoice.invoice_number:
+                return event
+            # Status BODs after the invoice, and the invoice again, change nothing.
+        return None
+
+    async def _refuse_another_invoice(self, event: M3OrderEvent) -> None:
+        await self._park(
+            Attention(
+                kind="invalid_bod",
+                summary=(
+                    f"SyncInvoice {event.bod_id} brings invoice {event.invoice_number} for an order already "
+                    f"invoiced as {self._view.invoice.invoice_number if self._view.invoice else '-'}"
+                ),
+                step="another invoice",
+                data=event.model_dump(mode="json"),
+                actions=["skip", "cancel"],
+            )
+        )
 
     async def _next_payment_in_time(self) -> bool:
-        """Wait for a payment; once the invoice is partly paid, only for the payment wait."""
+        """Wait for a payment (or another invoice); once partly paid, only for the payment wait."""
+
+        def arrived() -> bool:
+            return bool(self._payments) or any(e.noun == "Invoice" for e in self._m3_events)
+
         if self._paid == 0:
-            await workflow.wait_condition(lambda: bool(self._payments))
+            await workflow.wait_condition(arrived)
             return True
         try:
-            await workflow.wait_condition(lambda: bool(self._payments), timeout=self._payment_wait)
+            await workflow.wait_condition(arrived, timeout=self._payment_wait)
         except TimeoutError:
             return False
         return True
@@ -431,7 +528,13 @@ class OrderToCashWorkflow:
 
     # ---------------------------------------------------------------- operator hand-offs
 
-    async def _attempt(self, step: str, run: Callable[[M], Awaitable[T]], data: M) -> T | None:
+    async def _attempt(
+        self,
+        step: str,
+        run: Callable[[M], Awaitable[T]],
+        data: M,
+        actions: list[OperatorAction] | None = None,
+    ) -> T | None:
         """Run one step; whatever retrying could not fix parks it until an operator decides.
 
         Retry runs it again, a fix runs it with edited data, skip leaves it undone (None).
@@ -442,7 +545,7 @@ class OrderToCashWorkflow:
             except ActivityError as error:
                 attention = _attention_for(error, step)
             attention.data = data.model_dump(mode="json")
-            attention.actions = ["retry", "fix", "skip", "cancel"]
+            attention.actions = actions or ["retry", "fix", "skip", "cancel"]
             decision = await self._park(attention, fix_model=type(data))
             if isinstance(decision, SkipStep):
                 self._log("Skipped", f"{step}: {decision.reason}", "info")
@@ -517,10 +620,18 @@ class OrderToCashWorkflow:
             if fix.payload.get("OrderID") not in (None, self._view.bng_order_id):
                 raise ValueError(f"OrderID must stay {self._view.bng_order_id}")
             return
-        # Corrected data for a step: it must make a valid input of that step.
+        # Corrected data for a step: it must make a valid input of that step, about the same objects.
         attention = self._view.attention
+        data = (attention and attention.data) or {}
+        changed_keys = [
+            name
+            for name in KEY_FIELDS & fix.payload.keys()
+            if data.get(name) not in (None, "", fix.payload[name])
+        ]
+        if changed_keys:
+            raise ValueError(f"{', '.join(sorted(changed_keys))} cannot be changed by a fix")
         try:
-            self._fix_model.model_validate({**((attention and attention.data) or {}), **fix.payload})
+            self._fix_model.model_validate({**data, **fix.payload})
         except ValidationError as error:
             raise ValueError(f"the corrected data does not fit the step: {error}") from error
 
@@ -631,7 +742,7 @@ class OrderToCashWorkflow:
             m3_order_number=self._view.m3_order_number,
             invoice_number=self._view.invoice.invoice_number if self._view.invoice else None,
             payment_id=self._view.payment_id,
-            payment_ids=sorted(self._seen_payments),
+            payment_ids=self._taken_payments,
         )
 
 
