@@ -109,7 +109,13 @@ def _same_value(have: Any, want: Any) -> bool:
     want_text = "" if want is None else str(want).strip()
     if have_text.lower() == want_text.lower():
         return True
+    if _leading_zero(have_text) or _leading_zero(want_text):
+        return False  # a code such as a postcode "01234": its zeros matter
     try:
         return Decimal(have_text) == Decimal(want_text)
     except (InvalidOperation, ValueError):
         return False
+
+
+def _leading_zero(text: str) -> bool:
+    return len(text) > 1 and text[0] == "0" and text[1].isdigit()
