@@ -8,12 +8,14 @@ one order, no orphan batch orders, one payment, one adjustment.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 from typing import Any
 
+from activities.master_data.m3_records import M3Customers
 from clients.m3 import M3Client, load_ionapi
 from tests.conftest import Stack
-from tests.test_master_data import create_bng_customer, eventually, m3_get
+from tests.test_master_data import create_bng_customer, eventually, m3_call, m3_get
 from tests.test_order_to_cash import demo_order
 from workflows.models import Stage
 
@@ -154,3 +156,30 @@ async def test_a_lost_stock_adjustment_answer_is_not_adjusted_twice(stack: Stack
     assert await lost_answers(stack, "MMS850MI", "AddAdjust")
     await asyncio.sleep(1)  # a blind resend would land by now
     assert await counted(), "the adjustment was posted twice"
+
+
+async def test_an_address_someone_added_since_the_look_is_changed_not_refused(stack: Stack) -> None:
+    # Two writers (an order and the customer's own sync) create one customer at the same time:
+    # the second finds the delivery address already added by the first.
+    cuno = f"R{uuid.uuid4().hex[:9].upper()}"
+    address = {"CUNO": cuno, "ADRT": "1", "ADID": stack.settings.m3_shipping_address_id}
+    await m3_call(stack, "CRS610MI", "Add", CUNO=cuno, CUTM="TEMPLATE", CUNM="Race Velo", CUA1="Weg 1")
+    await m3_call(
+        stack,
+        "CRS610MI",
+        "AddAddress",
+        **address,
+        CUNM="Race Velo",
+        CUA1="Lager 1",
+        TOWN="Potsdam",
+        PONO="14467",
+        CSCD="DE",
+    )
+    shipping = {"SHIP_CUA1": "Lager 7", "SHIP_TOWN": "Bonn", "SHIP_PONO": "53111", "SHIP_CSCD": "DE"}
+
+    async with m3_client(stack) as m3:
+        customers = M3Customers(m3, stack.settings)
+        await customers.change(cuno, shipping, {"CUNM": "Race Velo", **shipping}, current={})
+
+    stored = await m3_get(stack, "CRS610MI", "GetAddress", **address)
+    assert stored is not None and (stored["CUA1"], stored["TOWN"]) == ("Lager 7", "Bonn")

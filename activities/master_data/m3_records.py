@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar, Protocol
 
+from activities.errors import M3_ALREADY_EXISTS
 from activities.exactly_once import change_once, write_once
 from clients.m3.bulk import M3Transaction, M3TransactionResult
 from clients.m3.client import M3Client
@@ -104,14 +105,33 @@ async def _change(
 
     async def write() -> None:
         if len(transactions) == 1:
-            await m3.execute(program, transactions[0].transaction, transactions[0].record, write=True)
-            return
-        for result in await m3.bulk(program, transactions, write=True):
-            if result.error is not None:
+            results = [await _one(m3, program, transactions[0])]
+        else:
+            results = await m3.bulk(program, transactions, write=True)
+        for sent, result in zip(transactions, results, strict=True):
+            if result.error is None:
+                continue
+            instead = _CHANGE_INSTEAD.get(sent.transaction)
+            if instead is None or result.error.code != M3_ALREADY_EXISTS:
                 raise result.error
+            # Someone added it since we looked (another order, the record's own sync): change it.
+            await m3.execute(program, instead, sent.record, write=True)
 
     names = ",".join(t.transaction for t in transactions)
     await change_once(f"{program}/{names}", read=read, wanted=wanted, write=write)
+
+
+# An add that finds its record already there becomes this change, with the same fields.
+_CHANGE_INSTEAD = {"AddAddress": "ChgAddress"}
+
+
+async def _one(m3: M3Client, program: str, transaction: M3Transaction) -> M3TransactionResult:
+    """One transaction, with its refusal as a result (like a bulk item) instead of raised."""
+    try:
+        records = await m3.execute(program, transaction.transaction, transaction.record, write=True)
+    except M3BusinessError as error:
+        return M3TransactionResult(transaction=transaction.transaction, records=[], error=error)
+    return M3TransactionResult(transaction=transaction.transaction, records=records)
 
 
 async def _list_page(
