@@ -281,3 +281,6 @@ async def _clear_sandbox_faults(request: pytest.FixtureRequest) -> AsyncIterator
         stack: Stack = request.getfixturevalue("stack")
         await stack.m3.post("/_sandbox/knobs", json={"latency_ms": 0, "error_rate_5xx": 0})
         await stack.bng.post("/_sandbox/knobs", json={"duplicate_delivery_rate": 0})
+        # A scripted fault a test did not use up must not hit the next test.
+        await stack.m3.delete("/_sandbox/faults")
+        await stack.bng.delete("/_sandbox/faults")
