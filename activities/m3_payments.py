@@ -23,7 +23,7 @@ from activities.errors import M3_ALREADY_EXISTS, classified_errors
 from activities.heartbeat import auto_heartbeat
 from clients.m3 import M3Value
 from clients.m3.errors import M3BusinessError
-from storage.payment_batches import batch_number_for
+from storage.payment_batches import batch_number_for, has_batch
 
 # ARS040MI's answer to any change of a posted batch ("Payment batch … is already posted").
 # [unverified: the sandbox's message id; a real tenant's id is to be confirmed]
@@ -56,6 +56,11 @@ class M3PaymentActivities:
     @activity.defn
     @auto_heartbeat
     async def post_payment_to_m3(self, data: PostPaymentInput) -> PostedPayment:
+        with classified_errors():
+            if not await asyncio.to_thread(self._has_batch, data.payment_id):
+                # Nothing of this payment is in M3 yet, and M3's ledger is the truth: money paid there
+                # by other means (or a posting an operator skipped) must not be paid again on top.
+                await self._check_open_amount(data)
         pbid = await asyncio.to_thread(self._batch_number, data.payment_id)
         m3 = self._c.m3
         line: dict[str, M3Value] = {
@@ -90,6 +95,27 @@ class M3PaymentActivities:
             if posted_before:
                 _prove_posting(data, pbid, invoice, open_amount)
         return PostedPayment(payment_batch=str(pbid), open_amount=open_amount, found_posted=posted_before)
+
+    async def _check_open_amount(self, data: PostPaymentInput) -> None:
+        invoice = await self._c.m3.get_one(
+            "ARS200MI",
+            "GetInvoice",
+            {"CUNO": data.cuno, "CINO": data.invoice_number, "INYR": data.invoice_year},
+        )
+        if invoice.get("OPAM") and Decimal(invoice["OPAM"]) < data.amount:
+            raise M3BusinessError(
+                program="ARS200MI",
+                transaction="GetInvoice",
+                field="OPAM",
+                message=(
+                    f"Invoice {data.invoice_number} is open for {Decimal(invoice['OPAM'])} in M3, less than "
+                    f"payment {data.payment_id} of {data.amount}: not posted"
+                ),
+            )
+
+    def _has_batch(self, payment_id: str) -> bool:
+        with self._c.sessions() as session:
+            return has_batch(session, payment_id)
 
     def _batch_number(self, payment_id: str) -> int:
         settings = self._c.settings

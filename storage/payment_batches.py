@@ -47,5 +47,10 @@ def batch_number_for(session: Session, bng_payment_id: str, *, cono: int, first:
             continue
 
 
+def has_batch(session: Session, bng_payment_id: str) -> bool:
+    """Whether the payment was given its batch number already (an earlier attempt to post it)."""
+    return _batch_of(session, bng_payment_id) is not None
+
+
 def _batch_of(session: Session, bng_payment_id: str) -> PaymentBatch | None:
     return session.scalar(select(PaymentBatch).where(PaymentBatch.bng_payment_id == bng_payment_id))

@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from tests.conftest import Stack
-from tests.test_master_data import eventually
+from tests.test_master_data import eventually, m3_call
 from tests.test_order_to_cash import demo_order
 from workflows.models import (
     CancelOrder,
@@ -372,3 +372,49 @@ async def test_a_fix_after_an_outage_removes_the_batch_order_it_leaves_behind(st
     ]
     assert heads
     assert view.m3_order_number and view.m3_temporary_order_number is None
+
+
+async def test_money_already_paid_in_m3_is_not_paid_again_on_top(stack: Stack) -> None:
+    order = demo_order(32121)
+    await stack.place_order(order)
+    view = await invoiced(stack, order["OrderID"])
+    assert view.invoice is not None
+    # Someone books 10.00 on the invoice in M3 itself (a bank file, a cash desk).
+    pbid = str(1_000_000_000 + uuid.uuid4().int % 1_000_000)
+    await m3_call(stack, "ARS040MI", "AddBatchHead", PBID=pbid, BOPE="BNG")
+    await m3_call(
+        stack,
+        "ARS040MI",
+        "AddBatchLine",
+        PBID=pbid,
+        TRNO="1",
+        CINO=view.invoice.invoice_number,
+        INYR=str(view.invoice.invoice_year),
+        CUNO=view.m3_customer_number or "",
+        PYAM="10.00",
+        CUCD=view.invoice.currency,
+    )
+    await m3_call(stack, "ARS040MI", "ControlBatch", PBID=pbid)
+
+    await stack.capture_payment(order["OrderID"], str(view.invoice.total_amount), view.invoice.currency)
+    parked = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
+    assert parked.attention is not None and parked.attention.step == "post payment"
+    assert parked.attention.m3_code is None and "less than" in parked.attention.summary
+    assert await open_amount(stack, view) == view.invoice.total_amount - Decimal("10.00")
+    # A retry checks M3 again (it was not posted, so nothing of it is in M3): it parks again.
+    await handle(stack, order["OrderID"]).execute_update(
+        OrderToCashWorkflow.resume, Resume(reason="look again")
+    )
+    await eventually(
+        lambda: _parked_again(stack, order["OrderID"]), what="the payment parked again after the retry"
+    )
+    assert await open_amount(stack, view) == view.invoice.total_amount - Decimal("10.00")
+    await handle(stack, order["OrderID"]).execute_update(
+        OrderToCashWorkflow.cancel, CancelOrder(reason="test")
+    )
+
+
+async def _parked_again(stack: Stack, order_id: str) -> bool:
+    view = await stack.view(order_id)
+    resumed = any(entry.step == "Resume" or "Resume" in entry.detail for entry in view.timeline)
+    return resumed and view.stage == Stage.NEEDS_ATTENTION
