@@ -3,6 +3,7 @@ Ctrl-C stops everything cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -73,9 +74,13 @@ def test_demo_restarts_a_dead_child_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
             env=env,
             stdout=stdout,
             stderr=stderr,
+            # Its own process group: if the test fails, the whole stack goes with it.
+            start_new_session=True,
         )
     try:
         wait_for(out, "Placed 1 orders", demo)
+        # The stack does not wait for the worker to poll: kill it only once it has started.
+        wait_for(tmp_path / "var" / "logs" / "worker.log", "worker started", demo)
         first = worker_pid(demo)
         assert first is not None, children(demo.pid)
         os.kill(first, signal.SIGKILL)
@@ -91,13 +96,17 @@ def test_demo_restarts_a_dead_child_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         returncode = demo.wait(timeout=60)
     finally:
         if demo.poll() is None:
-            demo.kill()
+            os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
-    assert returncode in (0, 130)
-    output = out.read_text(errors="replace") + err.read_text(errors="replace")
-    assert "Traceback" not in output, output[-3000:]
-    # Nothing left behind: every child was stopped with the stack.
-    assert not any(_busy(port) for port in (TEMPORAL_PORT, M3_PORT, BNG_PORT, RECEIVER_PORT))
+    try:
+        assert returncode in (0, 130)
+        output = out.read_text(errors="replace") + err.read_text(errors="replace")
+        assert "Traceback" not in output, output[-3000:]
+        # Nothing left behind: every child was stopped with the stack.
+        assert not any(_busy(port) for port in (TEMPORAL_PORT, M3_PORT, BNG_PORT, RECEIVER_PORT))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.pid, signal.SIGKILL)  # whatever a failed run left, so later runs find free ports
 
 
 def _started_soon(tmp_path: Path, timeout: float = 30) -> bool:
