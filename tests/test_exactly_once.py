@@ -15,7 +15,7 @@ from typing import Any
 from activities.master_data.m3_records import M3Customers
 from clients.m3 import M3Client, load_ionapi
 from tests.conftest import Stack
-from tests.test_master_data import create_bng_customer, eventually, m3_call, m3_get, m3_knobs
+from tests.test_master_data import create_bng_customer, eventually, m3_call, m3_get, m3_knobs, settled
 from tests.test_order_to_cash import demo_order
 from workflows.models import Stage
 
@@ -190,3 +190,142 @@ async def test_an_address_someone_added_since_the_look_is_changed_not_refused(st
 
     stored = await m3_get(stack, "CRS610MI", "GetAddress", **address)
     assert stored is not None and (stored["CUA1"], stored["TOWN"]) == ("Lager 7", "Bonn")
+
+
+async def lose_bng_answers(stack: Stack, method: str, path_prefix: str, count: int = 1) -> None:
+    response = await stack.bng.post(
+        "/_sandbox/faults",
+        json={
+            "method": method,
+            "path_prefix": path_prefix,
+            "status": 504,
+            "count": count,
+            "after_commit": True,
+        },
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+async def bng_faults_used_up(stack: Stack) -> bool:
+    return (await stack.bng.get("/_sandbox/faults")).json() == []
+
+
+async def test_a_lost_compensation_answer_deletes_the_batch_order_once(stack: Stack) -> None:
+    order = demo_order(31031)
+    # TRAILER-KID is an active item no warehouse stocks: AddBatchLine says NOK once the head exists.
+    order["Lines"].append({"LineNumber": 98, "SKU": "TRAILER-KID", "Quantity": "1", "UnitPrice": "199.00"})
+    await lose_answers(stack, "OIS100MI", "DelBatchHead")
+    await stack.place_order(order)
+
+    view = await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
+    assert view.attention is not None and view.attention.m3_transaction == "AddBatchLine"
+    heads = [
+        c
+        for c in await stack.m3_calls("OIS100MI", "AddBatchHead")
+        if c["record"].get("CUOR") == order["OrderID"]
+    ]
+    temp = heads[0]["response"]["ORNO"]
+    deletes = [c for c in await stack.m3_calls("OIS100MI", "DelBatchHead") if c["record"].get("ORNO") == temp]
+    # The answer was lost, the look found the batch gone: no second DelBatchHead.
+    assert [c["outcome"] for c in deletes] == ["lost_answer"]
+    assert "deleted" in view.attention.summary
+    async with m3_client(stack) as m3:
+        batch = await m3.execute(
+            "OIS100MI", "LstBatchHead", {"CUNO": view.m3_customer_number, "CUOR": order["OrderID"]}
+        )
+    assert [row for row in batch if row.get("CUOR") == order["OrderID"]] == []
+
+
+async def test_lost_answers_on_supplier_writes_make_one_supplier_and_reach_bng(stack: Stack) -> None:
+    vendor_id = f"VEND-{uuid.uuid4().hex[:8].upper()}"
+    await lose_answers(stack, "CRS620MI", "AddSupplier")
+    await lose_bng_answers(stack, "PATCH", f"/api/v1/vendors/{vendor_id}")
+    response = await stack.bng.post(
+        "/api/v1/vendors",
+        json={
+            "VendorID": vendor_id,
+            "Name": "Gears Ltd",
+            "Phone": "+44 20 1",
+            "Currency": "GBP",
+            "Address": {"Line1": "1 Dock", "City": "London", "PostalCode": "E1", "Country": "GB"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    suno = (await settled(stack, "supplier", vendor_id)).m3_key
+    assert suno
+    adds = [c for c in await stack.m3_calls("CRS620MI", "AddSupplier") if c["record"].get("SUNO") == suno]
+    assert [c["outcome"] for c in adds] == ["lost_answer"]
+
+    # M3's change reaches BNG through a PATCH whose answer is lost.
+    await m3_call(stack, "CRS620MI", "UpdSupplier", SUNO=suno, SUNM="Gears Limited")
+    await eventually(
+        lambda: _bng_field_is(stack, f"/api/v1/vendors/{vendor_id}", "Name", "Gears Limited"),
+        what="supplier name",
+    )
+    await eventually(lambda: bng_faults_used_up(stack), what="the vendor PATCH to lose its answer")
+
+
+async def _bng_field_is(stack: Stack, path: str, field: str, value: Any) -> bool:
+    response = await stack.bng.get(path)
+    return response.status_code == 200 and response.json().get(field) == value
+
+
+async def test_lost_answers_on_item_writes_create_one_product_and_change_m3_once(stack: Stack) -> None:
+    sku = f"ITEM-{uuid.uuid4().hex[:8].upper()}"
+    await lose_bng_answers(stack, "POST", "/api/v1/products")
+    await m3_call(
+        stack,
+        "MMS200MI",
+        "AddItmBasic",
+        ITNO=sku,
+        ITDS="Trail bell",
+        UNMS="EA",
+        ITTY="FGD",
+        STAT="20",
+        ITCL="A20",
+        MABU="2",
+    )
+    await settled(stack, "product", sku)
+    assert await bng_faults_used_up(stack), "the product POST never lost its answer"
+    products = (await stack.bng.get("/api/v1/products", params={"page_size": 500})).json()["items"]
+    assert [p["SKU"] for p in products].count(sku) == 1
+
+    await lose_answers(stack, "MMS200MI", "UpdItmBasic")
+    response = await stack.bng.patch(f"/api/v1/products/{sku}", json={"Description": "Loud and clear"})
+    assert response.status_code == 200
+
+    async def description_in_m3() -> bool:
+        return (await m3_get(stack, "MMS200MI", "GetItmBasic", ITNO=sku) or {}).get(
+            "FUDS"
+        ) == "Loud and clear"
+
+    await eventually(description_in_m3, what="BNG's description in M3")
+    updates = [c for c in await stack.m3_calls("MMS200MI", "UpdItmBasic") if c["record"].get("ITNO") == sku]
+    assert [c["outcome"] for c in updates] == ["lost_answer"]
+
+
+async def test_a_lost_inventory_answer_in_bng_is_not_written_again(stack: Stack) -> None:
+    await lose_bng_answers(stack, "PUT", "/api/v1/inventory/BIKE-RED-26/100")
+    await m3_call(
+        stack,
+        "MMS850MI",
+        "AddAdjust",
+        PRFL="*EXE",
+        E0PA="WMS",
+        E065="WMS",
+        WHLO="100",
+        ITNO="BIKE-RED-26",
+        QLQT="2",
+        RSCD="WMS",
+    )
+    balance = await m3_get(stack, "MMS200MI", "GetItmWhsBal", WHLO="100", ITNO="BIKE-RED-26")
+    assert balance is not None
+
+    async def level_matches() -> bool:
+        response = await stack.bng.get("/api/v1/inventory/BIKE-RED-26/100")
+        return response.status_code == 200 and float(response.json()["QuantityOnHand"]) == float(
+            balance["STQT"]
+        )
+
+    await eventually(level_matches, what="BNG inventory to follow M3")
+    await eventually(lambda: bng_faults_used_up(stack), what="the inventory PUT to lose its answer")
