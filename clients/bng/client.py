@@ -50,6 +50,7 @@ from clients.bng.models import (
     Product,
     Vendor,
 )
+from clients.transport import NOT_SENT
 
 log = structlog.get_logger(__name__)
 
@@ -341,8 +342,8 @@ class BngClient:
             error: BngError
             try:
                 response = await self._http.request(method, path, json=json, params=params, headers=headers)
-            except _NOT_SENT as exc:
-                error = _NotSentError(f"BNG unreachable on {method} {path}: {exc!r}")
+            except NOT_SENT as exc:
+                error = BngTransientError(f"BNG unreachable on {method} {path}: {exc!r}", sent=False)
             except httpx.TimeoutException as exc:
                 error = BngTransientError(f"BNG timed out on {method} {path}: {exc!r}")
             except httpx.TransportError as exc:
@@ -386,17 +387,13 @@ class BngClient:
 
 # Writes without an Idempotency-Key: BNG cannot tell a resent one from a new one.
 _UNKEYED_WRITES = frozenset({"PATCH", "PUT", "DELETE"})
-# Failures that happen before a request leaves this process.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class _NotSentError(BngTransientError):
-    """The connection was never made, so BNG cannot have seen the request."""
 
 
 def _may_have_arrived(error: BngError) -> bool:
-    transient = isinstance(error, BngTransientError)
-    return transient and not isinstance(error, _NotSentError | BngRateLimitedError)
+    """False only when the request never left, or BNG refused it before doing anything (429)."""
+    if not isinstance(error, BngTransientError):
+        return False
+    return error.sent and not isinstance(error, BngRateLimitedError)
 
 
 def _dump(model: BaseModel) -> Any:

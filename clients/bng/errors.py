@@ -59,6 +59,7 @@ class BngTransientError(BngError):
     """5xx, a timeout or a connection failure: the same call may well succeed later.
 
     ``retry_after`` is BNG's hint in seconds, when it gave one (a 503 in maintenance may).
+    ``sent`` is False when the request never left this process, so it cannot have arrived.
     """
 
     def __init__(
@@ -68,9 +69,11 @@ class BngTransientError(BngError):
         retry_after: float | None = None,
         status_code: int | None = None,
         body: Any = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message, status_code=status_code, body=body)
         self.retry_after = retry_after
+        self.sent = sent
 
 
 class BngAmbiguousWriteError(BngTransientError):

@@ -41,6 +41,7 @@ from clients.m3.ionapi import IonApiFile, load_ionapi
 from clients.m3.responses import parse_bulk, parse_v1, parse_v2
 from clients.m3.retry import full_jitter, parse_retry_after
 from clients.m3.values import M3Value, format_record, with_company
+from clients.transport import NOT_SENT
 
 __all__ = ["M3Client", "M3Transaction", "M3TransactionResult", "M3Value"]
 
@@ -295,7 +296,7 @@ class M3Client:
             return await self._http.request(
                 method, url, json=json, headers={"Authorization": f"Bearer {token}"}
             )
-        except _NOT_SENT as exc:
+        except NOT_SENT as exc:
             raise M3TransientError(f"{where}: {type(exc).__name__}", sent=False) from exc
         except httpx.TimeoutException as exc:
             raise M3TransientError(f"{where}: timed out ({type(exc).__name__})") from exc
@@ -345,10 +346,6 @@ def _json_body(
         content_type = response.headers.get("content-type", "unknown")
         raise M3ProtocolError(f"{where}: expected JSON, got {content_type} (HTTP {response.status_code})")
     return body
-
-
-# Failures that happen before a request leaves this process: a write can be resent safely.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def _may_have_arrived(error: M3TransientError) -> bool:
