@@ -44,6 +44,23 @@ class Settings(BaseSettings):
     # free of batches that other M3 users or interfaces create.
     m3_payment_batch_first: int = Field(default=7_000_000_000, ge=1, le=9_999_999_999)
 
+    # Procure-to-pay. PPS370MI batch origin (BAOR, defined in PPS090) and PO order type (ORTY).
+    m3_po_batch_origin: str = "BNG"
+    m3_po_order_type: str = "100"
+    # A BNG vendor without an M3 supplier is created in M3 (CRS620MI) when a PO needs it.
+    m3_auto_create_suppliers: bool = True
+    # MHS850MI goods receipts: the MMS865 partner (E0PA/E0PB) and message type (E065) of BNG's WMS.
+    m3_wms_partner: str = "WS"
+    m3_wms_message_type: str = "WMS"
+
+    # How a BNG refund (payment.refunded) is booked in M3. M3 has no MI transaction for an AR
+    # refund; gl_journal posts a GL entry through GLS840MI (debit refunds, credit card clearing,
+    # accounts in mapping/maps/gl_settings.yaml).
+    refund_route: Literal["gl_journal"] = "gl_journal"
+    # The GL side of a BNG payment: m3_ar_batch leaves it to M3 (ARS040MI batch accounting);
+    # gl_journal also posts a clearing journal (debit BANK, credit CARD-CLEARING) via GLS840MI.
+    payment_gl: Literal["m3_ar_batch", "gl_journal"] = "m3_ar_batch"
+
     # Master data (customers, products, suppliers, inventory).
     # The delivery address (CRS610MI ADRT 1) that holds a BNG customer's shipping address.
     m3_shipping_address_id: str = "BNG"

@@ -15,11 +15,23 @@ from activities.registry import all_activities
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import Settings, exit_unless_valid, get_settings
+from workflows.journal import JournalWorkflow
 from workflows.master_data import EntitySyncWorkflow
 from workflows.order_to_cash import OrderToCashWorkflow
+from workflows.purchase_order import PurchaseOrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.refund import RefundWorkflow
+from workflows.supplier_invoice import SupplierInvoiceWorkflow
 
-WORKFLOWS = [OrderToCashWorkflow, EntitySyncWorkflow, ReconcileWorkflow]
+WORKFLOWS = [
+    OrderToCashWorkflow,
+    EntitySyncWorkflow,
+    ReconcileWorkflow,
+    PurchaseOrderWorkflow,
+    SupplierInvoiceWorkflow,
+    JournalWorkflow,
+    RefundWorkflow,
+]
 
 
 def build_worker(client: Client, connections: Connections, task_queue: str) -> Worker:

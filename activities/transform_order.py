@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 
 from clients.bng.models import Order
-from mapping.engine import apply_mapping
+from mapping.engine import FieldError, apply_mapping
 from mapping.loader import load_lookups, load_mapping
 from workflows.models import FieldIssue
 
@@ -29,7 +29,7 @@ class TransformOrderResult(BaseModel):
         return self.order is not None and not self.issues
 
 
-def _schema_issues(error: ValidationError) -> list[FieldIssue]:
+def schema_issues(error: ValidationError) -> list[FieldIssue]:
     issues = []
     for item in error.errors():
         path = ".".join(str(part) for part in item["loc"])
@@ -42,7 +42,7 @@ async def transform_order(data: TransformOrderInput) -> TransformOrderResult:
     try:
         order = Order.model_validate(data.payload)
     except ValidationError as error:
-        return TransformOrderResult(issues=_schema_issues(error))
+        return TransformOrderResult(issues=schema_issues(error))
 
     result = apply_mapping(
         load_mapping("order.bng_to_m3"),
@@ -50,7 +50,10 @@ async def transform_order(data: TransformOrderInput) -> TransformOrderResult:
         context={"ORTP": data.order_type},
         lookups=load_lookups(),
     )
-    issues = [
-        FieldIssue(field=e.field, source=e.source, message=e.message, line=e.line) for e in result.errors
-    ]
-    return TransformOrderResult(order=order, head=result.values, lines=result.lines, issues=issues)
+    return TransformOrderResult(
+        order=order, head=result.values, lines=result.lines, issues=mapping_issues(result.errors)
+    )
+
+
+def mapping_issues(errors: list[FieldError]) -> list[FieldIssue]:
+    return [FieldIssue(field=e.field, source=e.source, message=e.message, line=e.line) for e in errors]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +21,7 @@ from mapping.spec import (
     FieldRule,
     LookupTables,
     MappingSpec,
+    SumSource,
     ValueSource,
 )
 from mapping.values import (
@@ -128,6 +130,8 @@ def apply_mapping(
                 )
                 continue
             line_scope = _Scope(record=item, context=scope.context, head=values)
+            if spec.lines.skip_if is not None and _holds(spec.lines.skip_if, line_scope):
+                continue
             lines.append(mapper.map_fields(spec.lines.fields, line_scope, line=position))
     return MappingResult(values=values, lines=lines, errors=mapper.errors)
 
@@ -196,6 +200,8 @@ class _Mapper:
                 return to_m3_date(parse_date(raw, spec.date.formats)), spec.date.source
             except ValueError as error:
                 raise _ValueProblem(str(error), spec.date.source) from None
+        if spec.sum is not None:
+            return _add_up(spec.sum, scope)
         for branch in spec.when or []:
             if _holds(branch.if_, scope):
                 return self.resolve(branch.then, scope)
@@ -244,6 +250,25 @@ def _fit(rule: FieldRule, text: str, source: str | None) -> str:
             f"value {_shown(text)!r} is {len(text)} characters, M3 allows {rule.length}", source
         )
     return text
+
+
+def _add_up(spec: SumSource, scope: _Scope) -> tuple[Decimal, str]:
+    total = Decimal(0)
+    for sign, paths in ((1, spec.add), (-1, spec.subtract)):
+        for path in paths:
+            raw = scope.read(path)
+            if is_empty(raw):
+                continue
+            text = as_text(raw).strip()
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                raise _ValueProblem(f"{_shown(text)!r} is not a number", path) from None
+            if not number.is_finite():
+                raise _ValueProblem(f"{_shown(text)!r} is not a finite number", path)
+            total += sign * number
+    described = "+".join(spec.add) + "".join(f"-{path}" for path in spec.subtract)
+    return total, described
 
 
 def _holds(condition: Condition, scope: _Scope) -> bool:

@@ -15,6 +15,7 @@ MAPS_DIR = Path(__file__).parent / "maps"
 LOOKUPS_FILE = "lookups.yaml"
 # Field ownership for two-way sync (mapping.ownership), not a map.
 OWNERSHIP_FILE = "ownership.yaml"
+MAP_DIRECTIONS = ("bng_to_m3", "m3_to_bng")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -46,8 +47,13 @@ def load_lookups_file(path: str | Path) -> LookupTables:
 
 
 def available_mappings() -> list[str]:
-    not_maps = (LOOKUPS_FILE, OWNERSHIP_FILE)
-    return sorted(path.stem for path in MAPS_DIR.glob("*.yaml") if path.name not in not_maps)
+    """Every packaged map: files named ``<entity>.<direction>.yaml``.
+
+    The folder also holds data that is not a map (lookups, ownership, the GL interface layout,
+    match tolerances, GL settings); those have no direction in their name.
+    """
+    names = (path.stem for path in MAPS_DIR.glob("*.yaml") if path.name not in (LOOKUPS_FILE, OWNERSHIP_FILE))
+    return sorted(name for name in names if name.rsplit(".", 1)[-1] in MAP_DIRECTIONS)
 
 
 def parse_file(path: Path, model: type[ModelT]) -> ModelT:

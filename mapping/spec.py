@@ -19,7 +19,7 @@ CONTEXT_PREFIX = "context."
 # Line rules may read the head's mapped M3 values, e.g. ``head.WHLO``.
 HEAD_PREFIX = "head."
 
-VALUE_SOURCE_KINDS = ("source", "constant", "concat", "lookup", "date", "when")
+VALUE_SOURCE_KINDS = ("source", "constant", "concat", "lookup", "date", "when", "sum")
 
 
 class MappingSpecError(ValueError):
@@ -47,6 +47,13 @@ class DateSource(SpecModel):
     source: str
     # "iso" accepts ISO-8601 dates and datetimes; anything else is a strptime format.
     formats: list[str] = Field(default_factory=lambda: ["iso"], min_length=1)
+
+
+class SumSource(SpecModel):
+    """Numbers added and subtracted, e.g. a signed amount ``Debit - Credit``; an empty value is 0."""
+
+    add: list[str] = Field(min_length=1)
+    subtract: list[str] = Field(default_factory=list)
 
 
 class Condition(SpecModel):
@@ -80,6 +87,7 @@ class ValueSource(SpecModel):
     date: DateSource | None = None
     when: list[WhenBranch] | None = Field(default=None, min_length=1)
     else_: ValueSource | None = Field(default=None, alias="else")
+    sum: SumSource | None = None
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> ValueSource:
@@ -105,6 +113,9 @@ class ValueSource(SpecModel):
             yield self.lookup.source
         if self.date is not None:
             yield self.date.source
+        if self.sum is not None:
+            yield from self.sum.add
+            yield from self.sum.subtract
         for branch in self.when or []:
             yield branch.if_.field
             yield from branch.then.paths()
@@ -143,6 +154,8 @@ class FieldRule(ValueSource):
 class LineMapping(SpecModel):
     source: str = Field(min_length=1)
     fields: list[FieldRule] = Field(min_length=1)
+    # Source lines for which this holds are left out, e.g. a line the buyer cancelled.
+    skip_if: Condition | None = None
 
 
 class MappingSpec(SpecModel):

@@ -1,13 +1,16 @@
 """``m3bng``: the command line for running the demo and operating orders.
 
 m3bng demo [--orders 12]              start the embedded stack and run the demo
-m3bng orders list [--stage NeedsAttention]
-m3bng orders show BNG-10001           stage and timeline of one order
+m3bng orders list [--stage NeedsAttention] [--json]
+m3bng orders show BNG-10001 [--json]  stage and timeline of one order
 m3bng orders fix BNG-10001 --payload fixed.json   corrected data for the parked step (the order,
                                       an invoice BOD, a payment...): only the fields that change
 m3bng orders resume BNG-10001         retry the parked step (e.g. the item exists in M3 now)
 m3bng orders skip BNG-10001 --reason "BNG shows it already"   leave the parked step undone
 m3bng orders cancel BNG-10001 --reason "customer withdrew"
+m3bng po|invoices|journals|refunds list|show|fix|resume|skip|cancel ...   the same for purchase
+                                      orders, supplier invoices (also accept --suggestion), journals,
+                                      refunds (starter/documents_cli.py)
 m3bng sync customer --full            reconcile customers (see starter/sync_cli.py for more)
 m3bng deadletter list --open          events the receiver could not route (starter/deadletter_cli.py)
 """
@@ -20,22 +23,29 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from temporalio.client import Client
 
 from clients.logging import configure_logging
-from clients.temporal_connection import connect
 from settings import get_settings
+from starter.cli_common import (
+    OPERATOR_CALL_ERRORS,
+    cli_client,
+    console,
+    find_workflows,
+    print_attention,
+    print_failure,
+    print_json,
+    print_rows,
+    print_timeline,
+)
 from starter.deadletter_cli import add_deadletter_parser, open_store, run_deadletter
 from starter.demo import run_demo
+from starter.documents_cli import DOCUMENT_COMMANDS, add_documents_parser, run_documents
 from starter.sync_cli import add_sync_parser, run_sync
 from workflows import search_attributes as sa
 from workflows.models import CancelOrder, FixPayload, OrderView, Resume, SkipStep, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
-
-console = Console()
-# A person at a terminal: say that Temporal is down after a while instead of waiting for ever.
-CLI_WAIT_SECONDS = 10.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,85 +61,89 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing = orders.add_parser("list")
     listing.add_argument("--stage")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     for action in ("show", "fix", "resume", "skip", "cancel"):
         sub = orders.add_parser(action)
         sub.add_argument("order_id")
+        sub.add_argument("--json", action="store_true", help="print the view as JSON")
         if action == "fix":
             sub.add_argument(
                 "--payload", type=Path, required=True, help="JSON file: the corrected data of the parked step"
             )
         if action in ("fix", "resume", "skip", "cancel"):
             sub.add_argument("--reason", default="", required=action in ("skip", "cancel"))
+    add_documents_parser(commands)
     add_sync_parser(commands)
     add_deadletter_parser(commands)
     return parser
 
 
 async def _sync(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    return await run_sync(args, settings, await connect(settings, wait_seconds=CLI_WAIT_SECONDS))
+    return await run_sync(args, get_settings(), await cli_client())
 
 
 async def _deadletter(args: argparse.Namespace) -> int:
     settings = get_settings()
-    client = await connect(settings, wait_seconds=CLI_WAIT_SECONDS) if args.action == "replay" else None
+    client = await cli_client(settings) if args.action == "replay" else None
     return await run_deadletter(args, settings, open_store(settings), client)
 
 
-async def _orders(args: argparse.Namespace) -> int:
-    client = await connect(get_settings(), wait_seconds=CLI_WAIT_SECONDS)
+async def _documents(args: argparse.Namespace) -> int:
+    return await run_documents(args, await cli_client())
+
+
+def orders_list_query(stage: str | None) -> str:
+    if stage:
+        return f'{sa.ORDER_STAGE.name} = "{stage}"'
+    # Refund workflows carry their order's BngOrderId too; they are documents, not orders.
+    return f"{sa.BNG_ORDER_ID.name} IS NOT NULL AND {sa.DOCUMENT_TYPE.name} IS NULL"
+
+
+async def run_orders(args: argparse.Namespace, client: Client) -> int:
     if args.action == "list":
-        query = (
-            f'{sa.ORDER_STAGE.name} = "{args.stage}"' if args.stage else f"{sa.BNG_ORDER_ID.name} IS NOT NULL"
-        )
-        table = Table("Workflow", "Status", "Started")
-        async for wf in client.list_workflows(query):
-            table.add_row(wf.id, wf.status.name if wf.status else "", str(wf.start_time))
-        console.print(table)
+        columns = {"order_id": sa.BNG_ORDER_ID, "stage": sa.ORDER_STAGE, "m3_order": sa.M3_ORDER_NUMBER}
+        rows = await find_workflows(client, orders_list_query(args.stage), columns)
+        if args.json:
+            print_json(rows)
+        else:
+            headers = {"order_id": "Order", "stage": "Stage", "m3_order": "M3 order"}
+            print_rows(rows, {**headers, "status": "Status", "started": "Started"})
         return 0
-    handle = client.get_workflow_handle(order_workflow_id(args.order_id))
+    workflow_id = order_workflow_id(args.order_id)
+    handle = client.get_workflow_handle(workflow_id)
     view: OrderView
-    if args.action == "show":
-        view = await handle.query(OrderToCashWorkflow.status)
-    elif args.action == "fix":
-        payload = json.loads(args.payload.read_text())
-        view = await handle.execute_update(
-            OrderToCashWorkflow.fix_payload, FixPayload(payload=payload, reason=args.reason)
-        )
-    elif args.action == "resume":
-        view = await handle.execute_update(OrderToCashWorkflow.resume, Resume(reason=args.reason))
-    elif args.action == "skip":
-        view = await handle.execute_update(OrderToCashWorkflow.skip, SkipStep(reason=args.reason))
+    try:
+        if args.action == "show":
+            view = await handle.query(OrderToCashWorkflow.status)
+        elif args.action == "fix":
+            payload = json.loads(args.payload.read_text())
+            view = await handle.execute_update(
+                OrderToCashWorkflow.fix_payload, FixPayload(payload=payload, reason=args.reason)
+            )
+        elif args.action == "resume":
+            view = await handle.execute_update(OrderToCashWorkflow.resume, Resume(reason=args.reason))
+        elif args.action == "skip":
+            view = await handle.execute_update(OrderToCashWorkflow.skip, SkipStep(reason=args.reason))
+        else:
+            view = await handle.execute_update(OrderToCashWorkflow.cancel, CancelOrder(reason=args.reason))
+    except OPERATOR_CALL_ERRORS as error:
+        print_failure(error, workflow_id)
+        return 1
+    if args.json:
+        print_json(view.model_dump(mode="json"))
     else:
-        view = await handle.execute_update(OrderToCashWorkflow.cancel, CancelOrder(reason=args.reason))
-    _print_view(view)
+        print_order(view)
     return 0
 
 
-def _print_view(view: OrderView) -> None:
+def print_order(view: OrderView) -> None:
     console.print(
-        f"[bold]{view.bng_order_id}[/]  stage [cyan]{view.stage.value}[/]"
-        f"  M3 order {view.m3_order_number or '-'}  customer {view.m3_customer_number or '-'}"
+        f"[bold]{escape(view.bng_order_id)}[/]  stage [cyan]{view.stage.value}[/]"
+        f"  M3 order {view.m3_order_number or '-'}  customer {escape(view.m3_customer_number or '-')}"
     )
     if view.attention:
-        attention = view.attention
-        console.print(
-            f"[red]Needs attention ({attention.kind}, at {attention.step or '-'}):[/] {attention.summary}"
-        )
-        for issue in attention.issues:
-            console.print(f"  - {issue.field}: {issue.message}")
-        if attention.data:
-            console.print(f"  data: {json.dumps(attention.data, default=str)}")
-        console.print(f"  operator actions: {', '.join(attention.actions)}")
-    table = Table("When", "Step", "Detail")
-    for entry in view.timeline:
-        style = {"error": "red", "info": "dim"}.get(entry.outcome, "")
-        table.add_row(
-            entry.at.strftime("%H:%M:%S.%f")[:-3],
-            f"[{style}]{entry.step}[/]" if style else entry.step,
-            entry.detail,
-        )
-    console.print(table)
+        print_attention(view.attention.model_dump(mode="json"))
+    print_timeline([entry.model_dump(mode="json") for entry in view.timeline])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_sync(args))
     if args.command == "deadletter":
         return asyncio.run(_deadletter(args))
+    if args.command in DOCUMENT_COMMANDS:
+        return asyncio.run(_documents(args))
     return asyncio.run(_orders(args))
+
+
+async def _orders(args: argparse.Namespace) -> int:
+    return await run_orders(args, await cli_client())
 
 
 if __name__ == "__main__":

@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import (
@@ -24,7 +23,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.master_data.m3_records import inventory_key
 from clients.bng.models import Payment, PaymentStatus, WebhookEvent, WebhookEventType
@@ -35,10 +34,13 @@ from clients.ion.bod_models import (
     CustomerPartyMasterBod,
     InventoryCountBod,
     ItemMasterBod,
+    PurchaseOrderBod,
+    ReceiveDeliveryBod,
     SupplierPartyMasterBod,
 )
 from mapping.ownership import Side
-from settings import Settings
+from starter import document_routing
+from starter.routed import Routed, Router, dead, first_error, key, signal
 from starter.sync_routing import bng_key_of_m3_record, notify_change
 from storage import deadletter, xref
 from storage.models import EventSource
@@ -79,52 +81,6 @@ ACKNOWLEDGED_EVENTS = frozenset({WebhookEventType.ORDER_UPDATED.value})
 
 MASTER_DATA_BODS = (CustomerPartyMasterBod, ItemMasterBod, SupplierPartyMasterBod, InventoryCountBod)
 
-Outcome = Literal["started", "duplicate", "signalled", "ignored", "dead-letter"]
-
-
-class Routed(BaseModel):
-    """What became of one event. A dead letter also says what it was about, for the store."""
-
-    outcome: Outcome
-    workflow_id: str | None = None
-    workflow_ids: list[str] = []
-    detail: str = ""
-    event_type: str = ""
-    business_key: str | None = None
-    event_id: str | None = None
-
-    @property
-    def dead(self) -> bool:
-        return self.outcome == "dead-letter"
-
-
-@dataclass(frozen=True)
-class Router:
-    """What routing needs: Temporal, the settings, and the store (for BODs named by M3 number)."""
-
-    client: Client
-    settings: Settings
-    sessions: sessionmaker[Session]
-
-
-def _dead(
-    event_type: str,
-    reason: str,
-    *,
-    business_key: str | None = None,
-    workflow_id: str | None = None,
-    event_id: str | None = None,
-) -> Routed:
-    return Routed(
-        outcome="dead-letter",
-        event_type=event_type,
-        business_key=business_key,
-        workflow_id=workflow_id,
-        event_id=event_id,
-        detail=reason,
-    )
-
-
 # --- BNG webhooks -----------------------------------------------------------------------------
 
 
@@ -133,20 +89,24 @@ async def route_webhook(router: Router, body: bytes, webhook_id: str) -> Routed:
     try:
         event = WebhookEvent.model_validate_json(body)
     except ValidationError as error:
-        return _dead("unparsed", f"not a webhook event envelope: {_first_error(error)}")
+        return dead("unparsed", f"not a webhook event envelope: {first_error(error)}")
 
     if event.type == WebhookEventType.ORDER_CREATED:
         order_id = event.data.get("OrderID")
         if not isinstance(order_id, str) or not _USABLE_ORDER_ID.fullmatch(order_id):
-            return _dead(event.type, "order.created without a usable OrderID", business_key=_key(order_id))
+            return dead(event.type, "order.created without a usable OrderID", business_key=key(order_id))
         return await _start_order(router, order_id, event.data, webhook_id)
     if event.type == WebhookEventType.PAYMENT_CAPTURED:
         return await _signal_payment(router, event)
+    if document_routing.handles(event.type):
+        return await document_routing.route_document_webhook(
+            router, event, webhook_id, _USABLE_ORDER_ID.fullmatch
+        )
     if event.type in MASTER_DATA_EVENTS:
         return await _notify_master_data(router, event, webhook_id)
     if event.type in ACKNOWLEDGED_EVENTS:
         return Routed(outcome="ignored", detail=f"{event.type} needs nothing from m3bng")
-    return _dead(event.type, f"event type {event.type!r} is not handled")
+    return dead(event.type, f"event type {event.type!r} is not handled")
 
 
 async def _start_order(router: Router, order_id: str, payload: dict[str, Any], webhook_id: str) -> Routed:
@@ -181,12 +141,12 @@ async def _signal_payment(router: Router, event: WebhookEvent) -> Routed:
         payment = Payment.model_validate(event.data)
     except ValidationError as error:
         order_id = event.data.get("OrderID")
-        return _dead(event.type, f"invalid payment: {_first_error(error)}", business_key=_key(order_id))
+        return dead(event.type, f"invalid payment: {first_error(error)}", business_key=key(order_id))
     workflow_id = order_workflow_id(payment.OrderID)
     if payment.Status != PaymentStatus.CAPTURED:
         # Only captured money is posted to M3; a refund or an authorisation needs a person.
         not_captured = f"payment {payment.PaymentID} is {payment.Status}, not {PaymentStatus.CAPTURED.value}"
-        return _dead(event.type, not_captured, business_key=payment.OrderID, workflow_id=workflow_id)
+        return dead(event.type, not_captured, business_key=payment.OrderID, workflow_id=workflow_id)
     captured = PaymentCaptured(
         payment_id=payment.PaymentID,
         amount=payment.Amount,
@@ -194,11 +154,11 @@ async def _signal_payment(router: Router, event: WebhookEvent) -> Routed:
         captured_at=payment.CapturedAt,
         method=payment.Method,
     )
-    if reason := await _signal(router.client, workflow_id, OrderToCashWorkflow.payment_captured, captured):
+    if reason := await signal(router.client, workflow_id, OrderToCashWorkflow.payment_captured, captured):
         if await _took_payment(router.client, workflow_id, payment.PaymentID):
             # BNG delivers at least once: the finished order already took this very payment.
             return Routed(outcome="duplicate", workflow_id=workflow_id, detail="payment already taken")
-        return _dead(event.type, reason, business_key=payment.OrderID, workflow_id=workflow_id)
+        return dead(event.type, reason, business_key=payment.OrderID, workflow_id=workflow_id)
     return Routed(outcome="signalled", workflow_id=workflow_id)
 
 
@@ -243,7 +203,7 @@ async def _notify_master_data(router: Router, event: WebhookEvent, webhook_id: s
     parts = [event.data.get(name) for name in key_fields]
     if not all(isinstance(part, str) and part for part in parts):
         missing = ", ".join(name for name, part in zip(key_fields, parts, strict=True) if not part)
-        return _dead(event.type, f"{event.type} without {missing}")
+        return dead(event.type, f"{event.type} without {missing}")
     bng_key = "/".join(str(part) for part in parts)
     change = RecordChanged(origin=Side.BNG, event_id=webhook_id, reason=event.type)
     settings = router.settings
@@ -263,26 +223,34 @@ async def route_bod_xml(router: Router, xml: bytes) -> Routed:
         bod = parse_bod(xml)
     except UnsupportedBodError as error:
         noun = " ".join(part for part in (error.verb, error.noun) if part) or "unknown BOD"
-        return _dead(noun, f"BOD not handled: {error}")
+        return dead(noun, f"BOD not handled: {error}")
     return await route_bod(router, bod)
 
 
 async def route_bod(router: Router, bod: Bod) -> Routed:
     if isinstance(bod, MASTER_DATA_BODS):
         return await _notify_master_data_bod(router, bod)
+    if isinstance(bod, PurchaseOrderBod | ReceiveDeliveryBod):
+        results = await document_routing.route_purchasing_bod(router, bod)
+        # A redelivery after an operator's replay signals every PO again; the BOD id dedupes it.
+        if failed := next((result for result in results if result.dead), None):
+            return failed
+        workflow_ids = [result.workflow_id for result in results if result.workflow_id]
+        outcome = results[0].outcome if len(results) == 1 else "signalled"
+        return Routed(outcome=outcome, workflow_ids=workflow_ids, workflow_id=next(iter(workflow_ids), None))
     event, cuor, orno = order_event(bod)
     bng_order_id = cuor or await asyncio.to_thread(
         _bng_order_for, router.sessions, router.settings.m3_cono, orno
     )
     if bng_order_id is None:
-        return _dead(
+        return dead(
             event.noun, f"M3 order {orno} was not placed by m3bng", business_key=orno, event_id=bod.bod_id
         )
     workflow_id = order_workflow_id(bng_order_id)
-    if reason := await _signal(router.client, workflow_id, OrderToCashWorkflow.m3_order_event, event):
+    if reason := await signal(router.client, workflow_id, OrderToCashWorkflow.m3_order_event, event):
         if stale := await _stale_for_finished_order(router.client, workflow_id, event):
             return Routed(outcome="ignored", workflow_id=workflow_id, detail=stale)
-        return _dead(
+        return dead(
             event.noun, reason, business_key=bng_order_id, workflow_id=workflow_id, event_id=bod.bod_id
         )
     log.info("BOD routed", noun=event.noun, bod_id=event.bod_id, workflow_id=workflow_id)
@@ -370,34 +338,6 @@ async def _notify_master_data_bod(
 
 
 # --- shared -----------------------------------------------------------------------------------
-
-
-async def _signal(client: Client, workflow_id: str, signal: Any, arg: Any) -> str | None:
-    """Signal a running workflow; None when done, else why it could not be (closed, not there)."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        await handle.signal(signal, arg)
-        return None
-    except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:
-            raise
-    try:
-        status = (await handle.describe()).status
-    except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:
-            raise
-        return f"no workflow {workflow_id}"
-    return f"workflow {workflow_id} is {status.name.lower() if status else 'closed'}"
-
-
-def _first_error(error: ValidationError) -> str:
-    first = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']} ({error.error_count()} error(s))"
-
-
-def _key(value: object) -> str | None:
-    return value[:128] if isinstance(value, str) and value else None
 
 
 # --- dead letters ------------------------------------------------------------------------------

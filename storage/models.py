@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -208,3 +209,41 @@ class DeadLetter(Base):
 
     def __repr__(self) -> str:
         return f"DeadLetter({self.id} {self.source} {self.event_type} {self.business_key!r} {self.status})"
+
+
+class DocumentKind(StrEnum):
+    """The procure-to-pay and finance documents m3bng carries into M3."""
+
+    PURCHASE_ORDER = "purchase_order"
+    SUPPLIER_INVOICE = "supplier_invoice"
+    JOURNAL = "journal"
+    REFUND = "refund"
+    GOODS_RECEIPT = "goods_receipt"
+
+
+class DocumentLink(Timestamps, Base):
+    """A BNG document, the M3 record made from it, and the workflow that carries it.
+
+    ``m3_key`` is the M3 number that identifies the record (PUNO, INBN, the GLS840MI KEY1, a
+    goods receipt's MSGN); NULL until M3 gave it. ``m3_extra`` is a second, kind-specific M3
+    number: the PPS370MI MSGN of a purchase-order entry in progress, a journal's voucher...
+    """
+
+    __tablename__ = "document_link"
+    __table_args__ = (
+        UniqueConstraint("kind", "bng_id"),
+        # The BOD routing's look-up by M3 number. link() refuses a second document on one number.
+        Index("ix_document_link_kind_cono_m3_key", "kind", "cono", "m3_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    bng_id: Mapped[str] = mapped_column(String(128))
+    cono: Mapped[int] = mapped_column(Integer)
+    m3_key: Mapped[str | None] = mapped_column(String(64))
+    m3_extra: Mapped[str | None] = mapped_column(String(64))
+    workflow_id: Mapped[str] = mapped_column(String(255))
+
+    def __repr__(self) -> str:
+        extra = f" ({self.m3_extra})" if self.m3_extra else ""
+        return f"DocumentLink({self.kind} {self.bng_id!r} <-> {self.cono}/{self.m3_key}{extra})"

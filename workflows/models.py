@@ -66,11 +66,22 @@ AttentionKind = Literal[
     "invalid_bod",  # a BOD that cannot move the order (no total, currency, other order...)
     "payment_mismatch",  # a payment in another currency than the invoice, or more than is open
     "underpaid",  # the invoice is partly paid and the rest did not come in time
+    "match_mismatch",  # a supplier invoice differs from its PO and receipts beyond the tolerances
+    "duplicate",  # the supplier already has an invoice with this number in M3
     "unexpected",  # any other failure: a defect to report, with its message
 ]
 
-# What an operator can do with a parked order: ``fix`` sends edited data for the step.
-OperatorAction = Literal["retry", "fix", "skip", "cancel"]
+# What an operator can do with a parked order: ``fix`` sends edited data for the step,
+# ``accept`` takes one of the attention's suggested fixes.
+OperatorAction = Literal["retry", "fix", "skip", "cancel", "accept"]
+
+
+class Suggestion(BaseModel):
+    """A fix m3bng proposes for a parked document, which an operator can accept in one action."""
+
+    id: str
+    summary: str
+    data: dict[str, Any] = {}
 
 
 class Attention(BaseModel):
@@ -87,6 +98,7 @@ class Attention(BaseModel):
     step: str | None = None
     data: dict[str, Any] | None = None
     actions: list[OperatorAction] = ["retry", "fix", "cancel"]
+    suggestions: list[Suggestion] = []
 
 
 class TimelineEntry(BaseModel):
@@ -145,6 +157,13 @@ class SkipStep(BaseModel):
 
 class CancelOrder(BaseModel):
     reason: str
+
+
+class AcceptSuggestion(BaseModel):
+    """Update sent by an operator: take the suggested fix with this id (e.g. accept a price difference)."""
+
+    suggestion: str
+    reason: str = ""
 
 
 class InvoiceInfo(BaseModel):

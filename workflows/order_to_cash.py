@@ -16,17 +16,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.bng_orders import BngOrderActivities, PushInvoiceInput, PushOrderStatusInput
-    from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR, M3ErrorDetail
     from activities.m3_customers import EnsureCustomerInput, M3CustomerActivities
     from activities.m3_items import CheckItemsInput, M3ItemActivities
+    from activities.m3_journals import M3JournalActivities, PaymentGlInput
     from activities.m3_orders import (
         AddOrderHeadInput,
         AddOrderLinesInput,
@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from clients.bng.models import Invoice, Order, OrderStatus
     from workflows import search_attributes as sa
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
+    from workflows.attention import attention_for
     from workflows.models import (
         M3_STATUS_STAGES,
         Attention,
@@ -80,6 +81,14 @@ class _NeedsAttention(Exception):
 
 class _Cancelled(Exception):
     pass
+
+
+class TimelineNote(BaseModel):
+    """Something another workflow tells the order, for its timeline only (e.g. a refund booked)."""
+
+    step: str
+    detail: str = ""
+    outcome: Literal["ok", "error", "info"] = "info"
 
 
 @workflow.defn
@@ -429,12 +438,33 @@ class OrderToCashWorkflow:
                 f"ARS040MI batch {posted.payment_batch}: {posting.amount} {posting.currency} "
                 f"on invoice {invoice.invoice_number}",
             )
+            if workflow.patched("payment-gl"):  # orders paid before it was added replay without it
+                await self._payment_gl(posting, payment)
         await self._refuse_extra_payments(invoice)
         self._set_stage(Stage.PAID, f"paid {self._paid} {invoice.currency}")
         await self._push_status(OrderStatus.PAID)
         if self._payments:  # came in while BNG was told
             await self._refuse_extra_payments(invoice)
             await self._push_status(OrderStatus.PAID)
+
+    async def _payment_gl(self, posting: PostPaymentInput, payment: PaymentCaptured) -> None:
+        """The payment's GL side: M3's own (ARS040MI) or a clearing journal (setting payment_gl)."""
+        gl = await self._attempt(
+            "payment GL",
+            lambda data: workflow.execute_activity_method(
+                M3JournalActivities.post_payment_gl, data, **self._call
+            ),
+            PaymentGlInput(
+                payment_id=payment.payment_id,
+                order_id=self._view.bng_order_id,
+                amount=posting.amount,
+                currency=posting.currency,
+                payment_date=posting.payment_date,
+            ),
+            actions=["retry", "skip", "cancel"],
+        )
+        if gl is not None:
+            self._log("Payment GL", gl.detail, "info")
 
     async def _refuse_extra_payments(self, invoice: InvoiceInfo) -> None:
         """Money beyond the invoice is never posted on its own: each extra payment waits for an operator."""
@@ -543,7 +573,7 @@ class OrderToCashWorkflow:
             try:
                 return await run(data)
             except ActivityError as error:
-                attention = _attention_for(error, step)
+                attention = attention_for(error, step)
             attention.data = data.model_dump(mode="json")
             attention.actions = actions or ["retry", "fix", "skip", "cancel"]
             decision = await self._park(attention, fix_model=type(data))
@@ -586,7 +616,7 @@ class OrderToCashWorkflow:
         try:
             return await step
         except ActivityError as error:
-            raise _NeedsAttention(_attention_for(error, "place order")) from error
+            raise _NeedsAttention(attention_for(error, "place order")) from error
 
     # ---------------------------------------------------------------- messages
 
@@ -596,6 +626,11 @@ class OrderToCashWorkflow:
         if event.bod_id not in self._seen_bods:
             self._seen_bods.add(event.bod_id)
             self._m3_events.append(event)
+
+    @workflow.signal
+    def note(self, note: TimelineNote) -> None:
+        """Only a timeline entry: the order's process does not change."""
+        self._log(note.step, note.detail, note.outcome)
 
     @workflow.signal
     def payment_captured(self, payment: PaymentCaptured) -> None:
@@ -751,32 +786,6 @@ _BNG_STATUS: dict[Stage, OrderStatus] = {
     Stage.PICKING: OrderStatus.PICKING,
     Stage.SHIPPED: OrderStatus.SHIPPED,
 }
-
-
-def _attention_for(error: ActivityError, step: str) -> Attention:
-    """Why an activity could not do its work, as an operator reads it."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type == M3_BUSINESS_ERROR:
-        detail = M3ErrorDetail.model_validate(cause.details[0])
-        return Attention(
-            kind="m3_business_error",
-            summary=f"M3 {detail.program}/{detail.transaction} {detail.code}: {detail.message}",
-            issues=[FieldIssue(field=detail.field or "", message=detail.message)],
-            m3_program=detail.program,
-            m3_transaction=detail.transaction,
-            m3_code=detail.code,
-            step=step,
-        )
-    if isinstance(cause, ApplicationError) and cause.type == BNG_BUSINESS_ERROR:
-        return Attention(kind="bng_business_error", summary=f"BNG: {cause.message}", step=step)
-    if isinstance(cause, ApplicationError) and cause.type == INVALID_RECORD:
-        return Attention(kind="invalid_payload", summary=cause.message, step=step)
-    # Retried for the whole window: M3 or BNG (or the workers) were down all that time.
-    gave_up = error.retry_state in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED)
-    if gave_up and not (isinstance(cause, ApplicationError) and cause.non_retryable):
-        summary = f"{step}: M3 or BNG kept failing for the whole retry window"
-        return Attention(kind="outage", summary=f"{summary} ({cause or error})", step=step)
-    return Attention(kind="unexpected", summary=f"{step}: {cause or error}", step=step)
 
 
 def _reason(decision: Decision) -> str:

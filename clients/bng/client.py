@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import quote
 
 import httpx
@@ -41,13 +41,24 @@ from clients.bng.errors import (
 )
 from clients.bng.models import (
     Customer,
+    GoodsReceipt,
     InventoryLevel,
     Invoice,
+    Journal,
+    JournalStatus,
+    JournalStatusUpdate,
     Order,
     OrderStatus,
     OrderStatusUpdate,
     Payment,
     Product,
+    PurchaseOrder,
+    PurchaseOrderStatus,
+    PurchaseOrderStatusUpdate,
+    Refund,
+    SupplierInvoice,
+    SupplierInvoiceStatus,
+    SupplierInvoiceStatusUpdate,
     Vendor,
 )
 from clients.transport import NOT_SENT
@@ -58,8 +69,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 API = "/api/v1"
 
-ListKind = Literal["customers", "products", "vendors", "inventory"]
-_LIST_KINDS: tuple[str, ...] = ("customers", "products", "vendors", "inventory")
+ListKind = Literal[
+    "customers", "products", "vendors", "inventory", "purchase-orders", "supplier-invoices", "journals"
+]
+_LIST_KINDS: tuple[str, ...] = get_args(ListKind)
 
 
 class BngClient:
@@ -166,6 +179,165 @@ class BngClient:
     async def list_payments(self, order_id: str) -> list[Payment]:
         response = await self._request("GET", f"{API}/orders/{_seg(order_id)}/payments")
         return [Payment.model_validate(item) for item in response.json()["items"]]
+
+    # -- refunds ------------------------------------------------------------------------------
+
+    async def refund_payment(
+        self,
+        order_id: str,
+        payment_id: str,
+        *,
+        amount: Decimal,
+        currency: str,
+        refund_id: str | None = None,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:
+        """Refund (part of) a captured payment; emits payment.refunded.
+
+        A known RefundID with the same payment and amount is answered with the existing refund by
+        BNG itself; refunds beyond the captured amount are refused (``BngConflictError``).
+        """
+        body: dict[str, Any] = {"Amount": str(amount), "Currency": currency}
+        if refund_id is not None:
+            body["RefundID"] = refund_id
+        if reason is not None:
+            body["Reason"] = reason
+        path = f"{API}/orders/{_seg(order_id)}/payments/{_seg(payment_id)}/refunds"
+        response = await self._request("POST", path, json=body, idempotency_key=idempotency_key)
+        return Refund.model_validate(response.json())
+
+    async def list_refunds(self, order_id: str, payment_id: str) -> list[Refund]:
+        path = f"{API}/orders/{_seg(order_id)}/payments/{_seg(payment_id)}/refunds"
+        response = await self._request("GET", path)
+        return [Refund.model_validate(item) for item in response.json()["items"]]
+
+    async def get_refund(self, refund_id: str) -> Refund:
+        return await self._get_model(f"{API}/refunds/{_seg(refund_id)}", Refund)
+
+    # -- purchase orders and goods receipts ---------------------------------------------------
+
+    async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder:
+        return await self._get_model(f"{API}/purchase-orders/{_seg(purchase_order_id)}", PurchaseOrder)
+
+    async def iter_purchase_orders(
+        self,
+        *,
+        status: PurchaseOrderStatus | None = None,
+        vendor_id: str | None = None,
+        updated_since: datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[PurchaseOrder]:
+        params = {"status": status, "vendor_id": vendor_id, "updated_since": updated_since}
+        async for item in self._paginate(f"{API}/purchase-orders", params, page_size):
+            yield PurchaseOrder.model_validate(item)
+
+    async def create_purchase_order(
+        self, purchase_order: PurchaseOrder, *, idempotency_key: str | None = None
+    ) -> PurchaseOrder:
+        """Create the PO (emits purchaseorder.created); ``BngConflictError`` if the id exists."""
+        return await self._post_model(
+            f"{API}/purchase-orders", purchase_order, PurchaseOrder, idempotency_key=idempotency_key
+        )
+
+    async def update_purchase_order(self, purchase_order_id: str, changes: dict[str, Any]) -> PurchaseOrder:
+        """The buyer's change (PATCH; emits purchaseorder.updated); refused once Cancelled/Closed.
+
+        ``Lines`` replaces the line list; a line left out stays on the PO with ``Cancelled``.
+        """
+        path = f"{API}/purchase-orders/{_seg(purchase_order_id)}"
+        response = await self._request("PATCH", path, json=_jsonable(changes))
+        return PurchaseOrder.model_validate(response.json())
+
+    async def cancel_purchase_order(
+        self, purchase_order_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> PurchaseOrder:
+        """Cancel the PO (emits purchaseorder.cancelled); a cancelled one is answered as it is."""
+        body = {"Reason": reason} if reason is not None else {}
+        path = f"{API}/purchase-orders/{_seg(purchase_order_id)}/cancel"
+        response = await self._request("POST", path, json=body, idempotency_key=idempotency_key)
+        return PurchaseOrder.model_validate(response.json())
+
+    async def set_purchase_order_status(
+        self, purchase_order_id: str, update: PurchaseOrderStatusUpdate
+    ) -> PurchaseOrder:
+        """M3's status for the PO (PUT); the same update again changes nothing and emits nothing."""
+        path = f"{API}/purchase-orders/{_seg(purchase_order_id)}/status"
+        response = await self._request("PUT", path, json=_dump(update))
+        return PurchaseOrder.model_validate(response.json())
+
+    async def create_goods_receipt(
+        self, purchase_order_id: str, receipt: GoodsReceipt, *, idempotency_key: str | None = None
+    ) -> GoodsReceipt:
+        """Record a receipt (emits goodsreceipt.created); a known ReceiptID with the same body is a replay."""
+        path = f"{API}/purchase-orders/{_seg(purchase_order_id)}/receipts"
+        return await self._post_model(path, receipt, GoodsReceipt, idempotency_key=idempotency_key)
+
+    async def list_goods_receipts(
+        self, purchase_order_id: str, *, page_size: int = 100
+    ) -> list[GoodsReceipt]:
+        """Every receipt of the PO, in ReceiptID order, all pages read."""
+        path = f"{API}/purchase-orders/{_seg(purchase_order_id)}/receipts"
+        return [GoodsReceipt.model_validate(item) async for item in self._paginate(path, {}, page_size)]
+
+    # -- supplier invoices --------------------------------------------------------------------
+
+    async def get_supplier_invoice(self, supplier_invoice_id: str) -> SupplierInvoice:
+        return await self._get_model(f"{API}/supplier-invoices/{_seg(supplier_invoice_id)}", SupplierInvoice)
+
+    async def iter_supplier_invoices(
+        self,
+        *,
+        status: SupplierInvoiceStatus | None = None,
+        vendor_id: str | None = None,
+        updated_since: datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[SupplierInvoice]:
+        params = {"status": status, "vendor_id": vendor_id, "updated_since": updated_since}
+        async for item in self._paginate(f"{API}/supplier-invoices", params, page_size):
+            yield SupplierInvoice.model_validate(item)
+
+    async def create_supplier_invoice(
+        self, invoice: SupplierInvoice, *, idempotency_key: str | None = None
+    ) -> SupplierInvoice:
+        """Create the invoice (emits supplierinvoice.created); ``BngConflictError`` if the id exists."""
+        return await self._post_model(
+            f"{API}/supplier-invoices", invoice, SupplierInvoice, idempotency_key=idempotency_key
+        )
+
+    async def set_supplier_invoice_status(
+        self, supplier_invoice_id: str, update: SupplierInvoiceStatusUpdate
+    ) -> SupplierInvoice:
+        """M3's status for the invoice (PUT); the same update again changes nothing and emits nothing."""
+        path = f"{API}/supplier-invoices/{_seg(supplier_invoice_id)}/status"
+        response = await self._request("PUT", path, json=_dump(update))
+        return SupplierInvoice.model_validate(response.json())
+
+    # -- journals -----------------------------------------------------------------------------
+
+    async def get_journal(self, journal_id: str) -> Journal:
+        return await self._get_model(f"{API}/journals/{_seg(journal_id)}", Journal)
+
+    async def iter_journals(
+        self,
+        *,
+        status: JournalStatus | None = None,
+        updated_since: datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Journal]:
+        params = {"status": status, "updated_since": updated_since}
+        async for item in self._paginate(f"{API}/journals", params, page_size):
+            yield Journal.model_validate(item)
+
+    async def create_journal(self, journal: Journal, *, idempotency_key: str | None = None) -> Journal:
+        """Create the journal (emits journal.created); ``BngConflictError`` if the id exists."""
+        return await self._post_model(f"{API}/journals", journal, Journal, idempotency_key=idempotency_key)
+
+    async def set_journal_status(self, journal_id: str, update: JournalStatusUpdate) -> Journal:
+        """M3's status for the journal (PUT); the same update again changes nothing and emits nothing."""
+        path = f"{API}/journals/{_seg(journal_id)}/status"
+        response = await self._request("PUT", path, json=_dump(update))
+        return Journal.model_validate(response.json())
 
     # -- customers ----------------------------------------------------------------------------
 

@@ -21,6 +21,10 @@ from clients.ion.bod_models import (
     InvoiceLine,
     ItemMasterBod,
     PartyAddress,
+    PurchaseOrderBod,
+    PurchaseOrderLine,
+    ReceiveDeliveryBod,
+    ReceiveDeliveryItem,
     SalesOrderBod,
     SalesOrderLine,
     ShipmentBod,
@@ -36,6 +40,8 @@ __all__ = [
     "InventoryCountBod",
     "InvoiceBod",
     "ItemMasterBod",
+    "PurchaseOrderBod",
+    "ReceiveDeliveryBod",
     "SalesOrderBod",
     "ShipmentBod",
     "SupplierPartyMasterBod",
@@ -54,6 +60,8 @@ _ID_PATHS = {
     "ItemMaster": "ItemMasterHeader/ItemID/ID",
     "CustomerPartyMaster": "PartyIDs/ID",
     "SupplierPartyMaster": "PartyIDs/ID",
+    "PurchaseOrder": "PurchaseOrderHeader/DocumentID/ID",
+    "ReceiveDelivery": "ReceiveDeliveryHeader/DocumentID/ID",
 }
 SUPPORTED_NOUNS = frozenset(_ID_PATHS)
 # OAGIS verbs, to split "SyncSalesOrder" into verb and noun even for nouns we do not handle.
@@ -76,8 +84,8 @@ _OAGIS_VERBS = (
 
 
 def parse_bod(xml: bytes) -> Bod:
-    """Parse a SalesOrder, Shipment, Invoice, CustomerPartyMaster, SupplierPartyMaster, ItemMaster or
-    InventoryCount BOD (verb Sync or Show).
+    """Parse a SalesOrder, Shipment, Invoice, PurchaseOrder, ReceiveDelivery, CustomerPartyMaster,
+    SupplierPartyMaster, ItemMaster or InventoryCount BOD (verb Sync or Show).
 
     Raises ``UnsupportedBodError`` for other verbs/nouns and ``BodParseError`` for anything malformed.
     """
@@ -104,6 +112,10 @@ def parse_bod(xml: bytes) -> Bod:
         return _supplier_party_master(doc, common)
     if noun == "ItemMaster":
         return _item_master(doc, common)
+    if noun == "PurchaseOrder":
+        return _purchase_order(doc, common)
+    if noun == "ReceiveDelivery":
+        return _receive_delivery(doc, common)
     return _inventory_count(doc, common)
 
 
@@ -479,3 +491,69 @@ def _decimal_or_none(value: str | None, path: str) -> Decimal | None:
         return Decimal(value)
     except InvalidOperation as exc:
         raise BodParseError(f"{path} is not a number: {value!r}") from exc
+
+
+def _purchase_order(doc: _Element, common: dict[str, Any]) -> PurchaseOrderBod:
+    order = doc.require("DataArea/PurchaseOrder")
+    header = order.require("PurchaseOrderHeader")
+    properties = header.properties()
+    lines = []
+    for line in order.findall("PurchaseOrderLine"):
+        line_properties = line.properties()
+        where = f"{line.path}/UserArea"
+        lines.append(
+            PurchaseOrderLine(
+                line_number=_required_int(line, "LineNumber"),
+                item=line.require_text("Item/ItemID/ID"),
+                quantity=_required_decimal(line, "Quantity"),
+                received_quantity=line.decimal("ReceivedQuantity") or Decimal(0),
+                open_quantity=line.decimal("OpenQuantity"),
+                unit_price=line.decimal("UnitPrice/Amount"),
+                invoiced_quantity=_decimal_or_none(line_properties.get("m3.IVQA"), f"{where} m3.IVQA"),
+                line_subnumber=_int_or_none(line_properties.get("m3.PNLS"), f"{where} m3.PNLS") or 0,
+                status_code=line.text("Status/Code"),
+                lowest_status=line_properties.get("m3.PUSL"),
+                highest_status=line_properties.get("m3.PUST"),
+            )
+        )
+    return PurchaseOrderBod(
+        **common,
+        properties=properties,
+        purchase_order_number=header.require_text("DocumentID/ID"),
+        status_code=header.text("Status/Code"),
+        supplier_number=header.text("SupplierParty/PartyIDs/ID"),
+        lowest_status=properties.get("m3.PUSL"),
+        highest_status=properties.get("m3.PUST"),
+        your_reference=properties.get("m3.YRE1") or None,
+        total_amount=header.decimal("TotalAmount"),
+        currency=header.attribute("TotalAmount", "currencyID"),
+        lines=lines,
+    )
+
+
+def _receive_delivery(doc: _Element, common: dict[str, Any]) -> ReceiveDeliveryBod:
+    delivery = doc.require("DataArea/ReceiveDelivery")
+    header = delivery.require("ReceiveDeliveryHeader")
+    properties = header.properties()
+    items = []
+    for item in delivery.findall("ReceiveDeliveryItem"):
+        pnls = item.properties().get("m3.PNLS")
+        items.append(
+            ReceiveDeliveryItem(
+                purchase_order_number=item.require_text("PurchaseOrderReference/DocumentID/ID"),
+                line_number=_required_int(item, "PurchaseOrderReference/LineNumber"),
+                item=item.text("ItemID/ID") or item.text("Item/ItemID/ID"),
+                received_quantity=_required_decimal(item, "ReceivedQuantity"),
+                line_subnumber=_int_or_none(pnls, f"{item.path}/UserArea m3.PNLS") or 0,
+            )
+        )
+    return ReceiveDeliveryBod(
+        **common,
+        properties=properties,
+        receipt_number=header.require_text("DocumentID/ID"),
+        delivery_note=header.text("PackingSlipReference/DocumentID/ID") or properties.get("m3.SUDO") or None,
+        status_code=header.text("Status/Code"),
+        delivery_datetime=header.datetime("ActualDeliveryDateTime"),
+        external_message_number=properties.get("m3.PMSN") or None,
+        items=items,
+    )

@@ -1,5 +1,6 @@
-"""Typed views of the M3 outbound BODs the product consumes: SalesOrder, Shipment, Invoice, and the
-master data CustomerPartyMaster, SupplierPartyMaster, ItemMaster, InventoryCount."""
+"""Typed views of the M3 outbound BODs the product consumes: SalesOrder, Shipment, Invoice, the
+purchasing nouns PurchaseOrder and ReceiveDelivery, and the master data CustomerPartyMaster,
+SupplierPartyMaster, ItemMaster, InventoryCount."""
 
 from __future__ import annotations
 
@@ -178,6 +179,63 @@ class InventoryCountBod(BodBase):
     lines: list[InventoryCountLine] = []
 
 
+class PurchaseOrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line_number: int  # PNLI
+    item: str
+    quantity: Decimal  # ordered (ORQA)
+    received_quantity: Decimal = Decimal(0)  # RVQA
+    open_quantity: Decimal | None = None  # ordered - received (0 once deleted)
+    unit_price: Decimal | None = None
+    invoiced_quantity: Decimal | None = None  # IVQA (UserArea)
+    line_subnumber: int = 0  # PNLS (UserArea)
+    status_code: str | None = None
+    # M3's two-digit PO line status (UserArea m3.PUSL/m3.PUST): 20 sent, 35 confirmed,
+    # 50 received, 85 received and invoiced, 99 deleted.
+    lowest_status: str | None = None
+    highest_status: str | None = None
+
+
+class PurchaseOrderBod(BodBase):
+    noun: Literal["PurchaseOrder"] = "PurchaseOrder"
+    purchase_order_number: str  # PUNO
+    # Open, Confirmed, Received, Closed or Cancelled (the sandbox's reading of the head's PUSL).
+    status_code: str | None = None
+    supplier_number: str | None = None
+    lowest_status: str | None = None  # head PUSL (lowest status of the live lines)
+    highest_status: str | None = None  # head PUST
+    your_reference: str | None = None  # YRE1
+    total_amount: Decimal | None = None
+    currency: str | None = None
+    lines: list[PurchaseOrderLine] = []
+
+
+class ReceiveDeliveryItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    purchase_order_number: str
+    line_number: int  # PNLI
+    item: str | None = None
+    received_quantity: Decimal
+    line_subnumber: int = 0  # PNLS (UserArea)
+
+
+class ReceiveDeliveryBod(BodBase):
+    noun: Literal["ReceiveDelivery"] = "ReceiveDelivery"
+    receipt_number: str  # REPN
+    delivery_note: str | None = None  # SUDO
+    status_code: str | None = None
+    delivery_datetime: datetime | None = None
+    # The external message number the receipt was staged under (MHS850 PMSN), when known.
+    external_message_number: str | None = None
+    items: list[ReceiveDeliveryItem] = []
+
+    @property
+    def purchase_order_numbers(self) -> list[str]:
+        return list(dict.fromkeys(item.purchase_order_number for item in self.items))
+
+
 Bod = (
     SalesOrderBod
     | ShipmentBod
@@ -186,4 +244,6 @@ Bod = (
     | SupplierPartyMasterBod
     | ItemMasterBod
     | InventoryCountBod
+    | PurchaseOrderBod
+    | ReceiveDeliveryBod
 )

@@ -13,7 +13,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from sandbox.bng import admin
-from sandbox.bng.api import customers, inventory, orders, products, vendors, webhooks
+from sandbox.bng.api import (
+    customers,
+    inventory,
+    journals,
+    orders,
+    products,
+    purchase_orders,
+    refunds,
+    supplier_invoices,
+    vendors,
+    webhooks,
+)
 from sandbox.bng.auth import token_router
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.bng.demo_data import seed_demo
@@ -67,7 +78,19 @@ def create_app(config: BngSandboxConfig | None = None) -> FastAPI:
         return injected.error.response()
 
     app.include_router(token_router)
-    for resource in (customers, products, vendors, orders, inventory, webhooks):
+    resources = (
+        customers,
+        products,
+        vendors,
+        orders,
+        inventory,
+        purchase_orders,
+        supplier_invoices,
+        journals,
+        refunds,
+        webhooks,
+    )
+    for resource in resources:
         app.include_router(resource.router, prefix=API_PREFIX)
     app.include_router(admin.router)
     return app

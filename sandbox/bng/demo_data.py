@@ -2,7 +2,10 @@
 
 The twelve catalogue SKUs are M3 items; SCOOTER-X exists only in BNG. CUST-1001..1003 are linked
 to M3 customers C000000001..3 (C000000003 is blocked in M3 only); CUST-2001 and CUST-2002 are not
-in M3 yet. The demo vendors VEND-3001..3003 are not linked to M3 suppliers (no ExternalID).
+in M3 yet. The demo vendors VEND-3001..3003 are not linked to M3 suppliers (no ExternalID);
+VEND-3001 (EUR) and VEND-3002 (USD) take purchase orders, VEND-3003 is inactive and refused.
+Their PaymentTerms are the M3 terms codes ("30", "60": M3's TEPY has 3 characters, so BNG's own
+"NET30" would not map), so m3bng can create them as M3 suppliers as they are.
 Keep this file in step with sandbox/m3/demo_data.py.
 """
 
@@ -12,7 +15,17 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from clients.bng.models import Address, Customer, Order, OrderLine, Product, Vendor, VendorStatus
+from clients.bng.models import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Vendor,
+    VendorStatus,
+)
 from sandbox.bng.store import BngStore
 
 # SKU, name, category, price.
@@ -43,6 +56,9 @@ _UNFULFILLABLE: list[tuple[str, str, str, str]] = [
 M3_SKUS: list[str] = [sku for sku, *_ in _CATALOGUE]
 BLOCKED_CUSTOMER_ID = "CUST-1003"
 ORDERING_CUSTOMER_IDS: list[str] = ["CUST-1001", "CUST-1002", "CUST-2001", "CUST-2002"]
+# The demo vendors that take purchase orders (VEND-3003 is inactive).
+PURCHASING_VENDOR_IDS: list[str] = ["VEND-3001", "VEND-3002"]
+INACTIVE_VENDOR_ID = "VEND-3003"
 # Fixed, so make_demo_orders gives the same orders on every run.
 DEFAULT_ORDER_START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
@@ -132,7 +148,7 @@ def demo_vendors() -> list[Vendor]:
             Phone="+49 711 400 800",
             Address=_address("Industriestrasse 12", "Stuttgart", "70565", "DE"),
             Currency="EUR",
-            PaymentTerms="NET30",
+            PaymentTerms="30",
         ),
         Vendor(
             VendorID="VEND-3002",
@@ -141,7 +157,7 @@ def demo_vendors() -> list[Vendor]:
             Phone="+886 2 2345 6789",
             Address=_address("88 Xinyi Road Sec. 5", "Taipei", "110", "TW"),
             Currency="USD",
-            PaymentTerms="NET60",
+            PaymentTerms="60",
         ),
         Vendor(
             VendorID="VEND-3003",
@@ -149,7 +165,7 @@ def demo_vendors() -> list[Vendor]:
             Email="order@nordicgear.example",
             Address=_address("Hamngatan 4", "Malmo", "21122", "SE"),
             Currency="SEK",
-            PaymentTerms="NET30",
+            PaymentTerms="30",
             Status=VendorStatus.INACTIVE,
         ),
     ]
@@ -199,6 +215,46 @@ def make_demo_orders(
                 ShippingAddress=customer.ShippingAddress,
                 Lines=lines,
                 TotalAmount=total.quantize(Decimal("0.01")),
+            )
+        )
+    return orders
+
+
+def make_demo_purchase_orders(
+    count: int, *, seed: int = 0, start_number: int = 40001, start: datetime = DEFAULT_ORDER_START
+) -> list[PurchaseOrder]:
+    """``count`` valid POs (PO-40001, ...) for the active demo vendors, in M3 SKUs; deterministic.
+
+    Not seeded: tests and demos create them through the API, so purchaseorder.created goes out.
+    """
+    rng = random.Random(seed)
+    vendors = {vendor.VendorID: vendor for vendor in demo_vendors()}
+    prices = {product.SKU: product.Price or Decimal("0") for product in demo_products()}
+    orders = []
+    ordered_at = start
+    for number in range(start_number, start_number + count):
+        vendor = vendors[rng.choice(PURCHASING_VENDOR_IDS)]
+        ordered_at += timedelta(hours=rng.randint(1, 30))
+        delivery = (ordered_at + timedelta(days=rng.randint(7, 28))).date()
+        lines = [
+            PurchaseOrderLine(
+                LineNumber=index,
+                SKU=sku,
+                Quantity=Decimal(rng.choice((10, 20, 25, 50, 100))),
+                UnitPrice=(prices[sku] * Decimal("0.55")).quantize(Decimal("0.01")),
+                RequestedDeliveryDate=delivery,
+            )
+            for index, sku in enumerate(rng.sample(M3_SKUS, rng.randint(1, 3)), start=1)
+        ]
+        orders.append(
+            PurchaseOrder(
+                PurchaseOrderID=f"PO-{number}",
+                VendorID=vendor.VendorID,
+                OrderDate=ordered_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                RequestedDeliveryDate=delivery.isoformat(),
+                Currency=vendor.Currency,
+                Buyer="purchasing",
+                Lines=lines,
             )
         )
     return orders

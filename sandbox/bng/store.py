@@ -24,14 +24,28 @@ from sqlalchemy.orm import Session, sessionmaker
 from clients.bng.models import (
     Customer,
     CustomerStatus,
+    GoodsReceipt,
     InventoryLevel,
     Invoice,
+    Journal,
+    JournalStatus,
+    JournalStatusUpdate,
     Order,
     OrderStatus,
     OrderStatusUpdate,
     Payment,
+    PaymentStatus,
     Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    PurchaseOrderStatusUpdate,
+    Refund,
+    SupplierInvoice,
+    SupplierInvoiceStatus,
+    SupplierInvoiceStatusUpdate,
     Vendor,
+    VendorStatus,
     WebhookEventType,
 )
 from sandbox.bng import outbox
@@ -42,6 +56,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 CUSTOMER, PRODUCT, ORDER, PAYMENT, INVENTORY = "customer", "product", "order", "payment", "inventory"
 VENDOR = "vendor"
+PURCHASE_ORDER, GOODS_RECEIPT, REFUND = "purchase_order", "goods_receipt", "refund"
+SUPPLIER_INVOICE, JOURNAL = "supplier_invoice", "journal"
 
 # What the admin API may change behind BNG's back (drift) or load in bulk.
 AdminKind = Literal["customer", "product", "vendor", "inventory"]
@@ -122,6 +138,57 @@ class PaymentCapture(BaseModel):
     Currency: str = Field(min_length=3, max_length=3)
     Method: str = "Card"
     PaymentID: str | None = Field(default=None, min_length=1)
+
+
+class RefundRequest(BaseModel):
+    """Body of ``POST /api/v1/orders/{OrderID}/payments/{PaymentID}/refunds``."""
+
+    RefundID: str | None = Field(default=None, min_length=1)
+    Amount: Decimal = Field(gt=0)
+    Currency: str = Field(min_length=3, max_length=3)
+    Reason: str | None = None
+
+
+class CancelRequest(BaseModel):
+    """Body of ``POST /api/v1/purchase-orders/{id}/cancel`` (may be empty)."""
+
+    Reason: str | None = None
+
+
+class GoodsReceiptRequest(GoodsReceipt):
+    """Body of ``POST /api/v1/purchase-orders/{id}/receipts``: PurchaseOrderID may come from the path."""
+
+    PurchaseOrderID: str | None = None  # type: ignore[assignment]
+
+
+# The PO fields only m3bng's status PUT sets; the buyer's PATCH cannot.
+_PO_INTEGRATION_FIELDS = ("PurchaseOrderID", "VendorID", "Status", "ExternalID", "StatusReason")
+# No buyer change once the PO is here; no cancel once the goods are in.
+_PO_FROZEN = frozenset({PurchaseOrderStatus.CANCELLED, PurchaseOrderStatus.CLOSED})
+_PO_NOT_CANCELLABLE = frozenset({PurchaseOrderStatus.RECEIVED, PurchaseOrderStatus.CLOSED})
+
+
+def _conflict(message: str) -> ApiError:
+    return ApiError(409, "conflict", message)
+
+
+def _value_errors(errors: list[dict[str, str]]) -> ApiError:
+    return invalid([{**error, "type": "value_error"} for error in errors])
+
+
+def _duplicate_line_numbers(lines: Sequence[Any], prefix: str = "Lines") -> list[dict[str, str]]:
+    seen: set[int] = set()
+    errors = []
+    for index, line in enumerate(lines):
+        if line.LineNumber in seen:
+            errors.append({"field": f"{prefix}.{index}.LineNumber", "message": "duplicate line number"})
+        seen.add(line.LineNumber)
+    return errors
+
+
+def _same(model: type[BaseModel], stored: dict[str, Any], new: BaseModel) -> bool:
+    """Whether ``new`` says what the stored body says (values compared, so 5 == 5.00)."""
+    return model.model_validate(_without_updated_at(stored)) == new.model_copy(update={"UpdatedAt": None})
 
 
 class InventoryUpdate(BaseModel):
@@ -510,6 +577,390 @@ class BngStore:
             outbox.enqueue(session, WebhookEventType.PAYMENT_CAPTURED, body, ordering_key=f"order:{order_id}")
         return body, True
 
+    # -- purchase orders ----------------------------------------------------------------------
+
+    def create_purchase_order(self, po: PurchaseOrder, *, strict_references: bool) -> dict[str, Any]:
+        """A buyer's new PO; emits purchaseorder.created. 409 if the id exists.
+
+        The vendor must be known and active; the SKUs are not checked against BNG's catalogue (a
+        PO may buy what BNG does not sell): whether M3 knows the item is m3bng's to find out.
+        """
+        errors = _duplicate_line_numbers(po.Lines)
+        if po.Status != PurchaseOrderStatus.SUBMITTED:
+            errors.append({"field": "Status", "message": "a new purchase order is Submitted"})
+        with self._transaction() as session:
+            if self._document(session, PURCHASE_ORDER, po.PurchaseOrderID):
+                raise _conflict(f"purchase order {po.PurchaseOrderID!r} already exists")
+            if strict_references:
+                errors += self._vendor_errors(session, po.VendorID)
+            if errors:
+                raise _value_errors(errors)
+            body = _dump(po.model_copy(update={"UpdatedAt": _now()}))
+            self._save(session, PURCHASE_ORDER, po.PurchaseOrderID, body)
+            outbox.enqueue(
+                session,
+                WebhookEventType.PURCHASEORDER_CREATED,
+                body,
+                ordering_key=_po_key(po.PurchaseOrderID),
+            )
+        return body
+
+    def _vendor_errors(self, session: Session, vendor_id: str) -> list[dict[str, str]]:
+        vendor = self._document(session, VENDOR, vendor_id)
+        if vendor is None:
+            return [{"field": "VendorID", "message": f"unknown vendor {vendor_id!r}"}]
+        if vendor.body.get("Status") == VendorStatus.INACTIVE:
+            return [{"field": "VendorID", "message": f"vendor {vendor_id!r} is inactive"}]
+        return []
+
+    def update_purchase_order(self, po_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """The buyer's change; emits purchaseorder.updated. Nothing changed: no webhook.
+
+        ``Lines`` replaces the line list: a stored line left out stays on the PO as ``Cancelled``,
+        and ``ReceivedQuantity`` is kept from the stored line (only m3bng's status PUT sets it).
+        409 once the PO is Cancelled or Closed. Whether M3 can still make the change (a quantity
+        below what was received, a line with goods in) is M3's to answer, not BNG's.
+        """
+        with self._transaction() as session:
+            document = self._document(session, PURCHASE_ORDER, po_id)
+            if document is None:
+                raise not_found(PURCHASE_ORDER, po_id)
+            current = dict(document.body)
+            fixed = [
+                {"field": name, "message": "cannot be changed by the buyer"}
+                for name in _PO_INTEGRATION_FIELDS
+                if name in changes and changes[name] != current.get(name)
+            ]
+            if fixed:
+                raise _value_errors(fixed)
+            if current.get("Status") in _PO_FROZEN:
+                raise _conflict(f"purchase order {po_id!r} is {current['Status']}")
+            changes = {key: value for key, value in changes.items() if key != "UpdatedAt"}
+            po = self._validate(PurchaseOrder, {**current, **changes, "UpdatedAt": None})
+            errors = _duplicate_line_numbers(po.Lines)
+            if errors:
+                raise _value_errors(errors)
+            if "Lines" in changes:
+                po = po.model_copy(update={"Lines": _merge_po_lines(current["Lines"], po.Lines)})
+            if _same(PurchaseOrder, current, po):
+                return current
+            body = _dump(po.model_copy(update={"UpdatedAt": _now()}))
+            self._save(session, PURCHASE_ORDER, po_id, body)
+            outbox.enqueue(session, WebhookEventType.PURCHASEORDER_UPDATED, body, ordering_key=_po_key(po_id))
+        return body
+
+    def cancel_purchase_order(self, po_id: str, reason: str | None) -> dict[str, Any]:
+        """The buyer cancels; emits purchaseorder.cancelled. Already cancelled: answered as is.
+
+        StatusReason becomes ``reason`` (none clears an earlier one).
+        """
+        with self._transaction() as session:
+            document = self._document(session, PURCHASE_ORDER, po_id)
+            if document is None:
+                raise not_found(PURCHASE_ORDER, po_id)
+            current = dict(document.body)
+            status = current.get("Status")
+            if status == PurchaseOrderStatus.CANCELLED:
+                return current
+            if status in _PO_NOT_CANCELLABLE:
+                raise _conflict(f"purchase order {po_id!r} is {status}: it cannot be cancelled")
+            body = {**_without_reason(current), "Status": PurchaseOrderStatus.CANCELLED.value}
+            if reason:
+                body["StatusReason"] = reason
+            body["UpdatedAt"] = _now().isoformat()
+            self._save(session, PURCHASE_ORDER, po_id, body)
+            outbox.enqueue(
+                session, WebhookEventType.PURCHASEORDER_CANCELLED, body, ordering_key=_po_key(po_id)
+            )
+        return body
+
+    def set_purchase_order_status(self, po_id: str, update: PurchaseOrderStatusUpdate) -> dict[str, Any]:
+        """m3bng's status from M3; emits purchaseorder.status_changed. The same again: no webhook.
+
+        ExternalID is kept when the update leaves it out; StatusReason is the update's (none clears
+        it); ``Lines`` set ReceivedQuantity on the lines they name. A cancelled PO stays cancelled.
+        """
+        changes = update.model_dump(mode="json", exclude_none=True, exclude={"Lines"})
+        with self._transaction() as session:
+            document = self._document(session, PURCHASE_ORDER, po_id)
+            if document is None:
+                raise not_found(PURCHASE_ORDER, po_id)
+            current = dict(document.body)
+            po = self._validate(PurchaseOrder, {**_without_reason(current), **changes, "UpdatedAt": None})
+            if update.Lines:
+                lines = {line.LineNumber: line for line in po.Lines}
+                errors = [
+                    {
+                        "field": f"Lines.{index}.LineNumber",
+                        "message": f"no line {received.LineNumber} on the PO",
+                    }
+                    for index, received in enumerate(update.Lines)
+                    if received.LineNumber not in lines
+                ]
+                if errors:
+                    raise _value_errors(errors)
+                for received in update.Lines:
+                    lines[received.LineNumber] = lines[received.LineNumber].model_copy(
+                        update={"ReceivedQuantity": received.ReceivedQuantity}
+                    )
+                po = po.model_copy(update={"Lines": list(lines.values())})
+            if _same(PurchaseOrder, current, po):
+                return current
+            if (
+                current.get("Status") == PurchaseOrderStatus.CANCELLED
+                and po.Status != PurchaseOrderStatus.CANCELLED
+            ):
+                raise _conflict(f"purchase order {po_id!r} is cancelled")
+            body = _dump(po.model_copy(update={"UpdatedAt": _now()}))
+            self._save(session, PURCHASE_ORDER, po_id, body)
+            outbox.enqueue(
+                session, WebhookEventType.PURCHASEORDER_STATUS_CHANGED, body, ordering_key=_po_key(po_id)
+            )
+        return body
+
+    # -- goods receipts -----------------------------------------------------------------------
+
+    def create_goods_receipt(self, po_id: str, request: GoodsReceiptRequest) -> tuple[dict[str, Any], bool]:
+        """The receipt and whether it is new; emits goodsreceipt.created.
+
+        A known ReceiptID with the same receipt is a replay; with a different one, 409. The
+        PO's ReceivedQuantity does not change here: m3bng writes it back from M3.
+        """
+        if request.PurchaseOrderID not in (None, po_id):
+            raise _value_errors([{"field": "PurchaseOrderID", "message": "must match the URL"}])
+        receipt = self._validate(GoodsReceipt, {**_dump(request), "PurchaseOrderID": po_id})
+        with self._transaction() as session:
+            po = self._document(session, PURCHASE_ORDER, po_id)
+            if po is None:
+                raise not_found(PURCHASE_ORDER, po_id)
+            existing = self._document(session, GOODS_RECEIPT, receipt.ReceiptID)
+            if existing is not None:
+                if GoodsReceipt.model_validate(existing.body) != receipt:
+                    raise _conflict(f"receipt {receipt.ReceiptID!r} already exists with other content")
+                return dict(existing.body), False
+            status = po.body.get("Status")
+            if status in _PO_FROZEN:
+                raise _conflict(f"purchase order {po_id!r} is {status}")
+            po_lines = {line["LineNumber"]: line for line in po.body["Lines"]}
+            errors = _duplicate_line_numbers(receipt.Lines)
+            for index, line in enumerate(receipt.Lines):
+                po_line = po_lines.get(line.LineNumber)
+                if po_line is None:
+                    errors.append(
+                        {
+                            "field": f"Lines.{index}.LineNumber",
+                            "message": f"no line {line.LineNumber} on the PO",
+                        }
+                    )
+                elif po_line["SKU"] != line.SKU:
+                    errors.append(
+                        {
+                            "field": f"Lines.{index}.SKU",
+                            "message": f"PO line {line.LineNumber} is {po_line['SKU']!r}",
+                        }
+                    )
+                elif po_line.get("Cancelled"):
+                    errors.append(
+                        {
+                            "field": f"Lines.{index}.LineNumber",
+                            "message": f"PO line {line.LineNumber} is cancelled",
+                        }
+                    )
+            if errors:
+                raise _value_errors(errors)
+            body = _dump(receipt)
+            self._save(session, GOODS_RECEIPT, receipt.ReceiptID, body, parent=po_id)
+            outbox.enqueue(session, WebhookEventType.GOODSRECEIPT_CREATED, body, ordering_key=_po_key(po_id))
+        return body, True
+
+    # -- supplier invoices --------------------------------------------------------------------
+
+    def create_supplier_invoice(self, invoice: SupplierInvoice, *, strict_references: bool) -> dict[str, Any]:
+        """AP's new invoice; emits supplierinvoice.created. 409 if the id exists.
+
+        The same InvoiceNumber twice from one vendor is accepted here: catching it is m3bng's job.
+        """
+        errors = _duplicate_line_numbers(invoice.Lines)
+        if invoice.Status != SupplierInvoiceStatus.RECEIVED:
+            errors.append({"field": "Status", "message": "a new supplier invoice is Received"})
+        if invoice.NetAmount + invoice.TaxAmount != invoice.TotalAmount:
+            errors.append({"field": "TotalAmount", "message": "must be NetAmount + TaxAmount"})
+        with self._transaction() as session:
+            if self._document(session, SUPPLIER_INVOICE, invoice.SupplierInvoiceID):
+                raise _conflict(f"supplier invoice {invoice.SupplierInvoiceID!r} already exists")
+            if strict_references:
+                if self._document(session, VENDOR, invoice.VendorID) is None:
+                    errors.append({"field": "VendorID", "message": f"unknown vendor {invoice.VendorID!r}"})
+                else:
+                    errors += self._invoice_line_errors(session, invoice)
+            if errors:
+                raise _value_errors(errors)
+            body = _dump(invoice.model_copy(update={"UpdatedAt": _now()}))
+            self._save(session, SUPPLIER_INVOICE, invoice.SupplierInvoiceID, body)
+            outbox.enqueue(
+                session,
+                WebhookEventType.SUPPLIERINVOICE_CREATED,
+                body,
+                ordering_key=f"supplier-invoice:{invoice.SupplierInvoiceID}",
+            )
+        return body
+
+    def _invoice_line_errors(self, session: Session, invoice: SupplierInvoice) -> list[dict[str, str]]:
+        """Each line must name a line of one of the vendor's purchase orders."""
+        errors = []
+        for index, line in enumerate(invoice.Lines):
+            po = self._document(session, PURCHASE_ORDER, line.PurchaseOrderID)
+            field = f"Lines.{index}"
+            if po is None:
+                errors.append(
+                    {
+                        "field": f"{field}.PurchaseOrderID",
+                        "message": f"unknown purchase order {line.PurchaseOrderID!r}",
+                    }
+                )
+            elif po.body.get("VendorID") != invoice.VendorID:
+                errors.append(
+                    {"field": f"{field}.PurchaseOrderID", "message": "purchase order of another vendor"}
+                )
+            elif line.PurchaseOrderLine not in {po_line["LineNumber"] for po_line in po.body["Lines"]}:
+                errors.append(
+                    {
+                        "field": f"{field}.PurchaseOrderLine",
+                        "message": f"no line {line.PurchaseOrderLine} on the PO",
+                    }
+                )
+        return errors
+
+    def set_supplier_invoice_status(
+        self, invoice_id: str, update: SupplierInvoiceStatusUpdate
+    ) -> dict[str, Any]:
+        """m3bng's status from M3; emits supplierinvoice.status_changed. The same again: no webhook."""
+        return self._set_status(
+            SUPPLIER_INVOICE,
+            SupplierInvoice,
+            invoice_id,
+            update,
+            WebhookEventType.SUPPLIERINVOICE_STATUS_CHANGED,
+            ordering_key=f"supplier-invoice:{invoice_id}",
+        )
+
+    # -- journals -----------------------------------------------------------------------------
+
+    def create_journal(self, journal: Journal) -> dict[str, Any]:
+        """Finance's new journal; emits journal.created. 409 if the id exists.
+
+        Balance, accounts and periods are M3's to check (GLS840MI CtrlBatch), not BNG's.
+        """
+        errors = _duplicate_line_numbers(journal.Lines)
+        if journal.Status != JournalStatus.RECEIVED:
+            errors.append({"field": "Status", "message": "a new journal is Received"})
+        errors += [
+            {"field": f"Lines.{index}", "message": "a line is either a debit or a credit"}
+            for index, line in enumerate(journal.Lines)
+            if line.Debit > 0 and line.Credit > 0
+        ]
+        if errors:
+            raise _value_errors(errors)
+        with self._transaction() as session:
+            if self._document(session, JOURNAL, journal.JournalID):
+                raise _conflict(f"journal {journal.JournalID!r} already exists")
+            body = _dump(journal.model_copy(update={"UpdatedAt": _now()}))
+            self._save(session, JOURNAL, journal.JournalID, body)
+            outbox.enqueue(
+                session, WebhookEventType.JOURNAL_CREATED, body, ordering_key=f"journal:{journal.JournalID}"
+            )
+        return body
+
+    def set_journal_status(self, journal_id: str, update: JournalStatusUpdate) -> dict[str, Any]:
+        """m3bng's status from M3; emits journal.status_changed. The same again: no webhook."""
+        return self._set_status(
+            JOURNAL,
+            Journal,
+            journal_id,
+            update,
+            WebhookEventType.JOURNAL_STATUS_CHANGED,
+            ordering_key=f"journal:{journal_id}",
+        )
+
+    def _set_status(
+        self,
+        kind: str,
+        model: type[BaseModel],
+        key: str,
+        update: BaseModel,
+        event: WebhookEventType,
+        *,
+        ordering_key: str,
+    ) -> dict[str, Any]:
+        """Status, ExternalID (kept when left out) and StatusReason (none clears it) of a document."""
+        changes = update.model_dump(mode="json", exclude_none=True)
+        with self._transaction() as session:
+            document = self._document(session, kind, key)
+            if document is None:
+                raise not_found(kind, key)
+            current = dict(document.body)
+            entity = self._validate(model, {**_without_reason(current), **changes, "UpdatedAt": None})
+            if _same(model, current, entity):
+                return current
+            body = _dump(entity.model_copy(update={"UpdatedAt": _now()}))
+            self._save(session, kind, key, body)
+            outbox.enqueue(session, event, body, ordering_key=ordering_key)
+        return body
+
+    # -- refunds ------------------------------------------------------------------------------
+
+    def refund_payment(
+        self, order_id: str, payment_id: str, request: RefundRequest
+    ) -> tuple[dict[str, Any], bool]:
+        """The refund and whether it is new; emits payment.refunded with the refund as data.
+
+        A known RefundID on the same payment with the same amount is a replay. All refunds of a
+        payment together may not exceed its amount (409); a payment refunded in full becomes
+        ``Refunded``.
+        """
+        with self._transaction() as session:
+            if self._document(session, ORDER, order_id) is None:
+                raise not_found(ORDER, order_id)
+            payment = self._document(session, PAYMENT, payment_id)
+            if payment is None or payment.parent != order_id:
+                raise not_found(PAYMENT, payment_id)
+            if request.Currency != payment.body["Currency"]:
+                raise _value_errors([{"field": "Currency", "message": "must be the payment's currency"}])
+            refund_id = request.RefundID or f"RF-{uuid.uuid4().hex[:12].upper()}"
+            existing = self._document(session, REFUND, refund_id)
+            if existing is not None:
+                same = existing.parent == payment_id and Decimal(existing.body["Amount"]) == request.Amount
+                if not same:
+                    raise _conflict(f"refund {refund_id!r} already exists")
+                return dict(existing.body), False
+            earlier = session.scalars(
+                select(Document).where(Document.kind == REFUND, Document.parent == payment_id)
+            )
+            refunded = sum((Decimal(row.body["Amount"]) for row in earlier), Decimal("0"))
+            captured = Decimal(payment.body["Amount"])
+            total = refunded + request.Amount
+            if total > captured:
+                raise _conflict(
+                    f"payment {payment_id!r}: refunds of {total} would exceed the captured {captured}"
+                )
+            refund = Refund(
+                RefundID=refund_id,
+                PaymentID=payment_id,
+                OrderID=order_id,
+                Amount=request.Amount,
+                Currency=request.Currency,
+                Reason=request.Reason,
+                RefundedAt=_now(),
+            )
+            body = _dump(refund)
+            self._save(session, REFUND, refund_id, body, parent=payment_id)
+            if total == captured:
+                self._save(
+                    session, PAYMENT, payment_id, {**payment.body, "Status": PaymentStatus.REFUNDED.value}
+                )
+            outbox.enqueue(session, WebhookEventType.PAYMENT_REFUNDED, body, ordering_key=f"order:{order_id}")
+        return body, True
+
     # -- inventory ----------------------------------------------------------------------------
 
     def set_inventory(
@@ -570,3 +1021,24 @@ class BngStore:
             return model.model_validate(data)
         except ValidationError as exc:
             raise from_validation_error(exc) from None
+
+
+def _without_reason(body: dict[str, Any]) -> dict[str, Any]:
+    """A status update replaces the reason: one without a StatusReason clears the old one."""
+    return {key: value for key, value in body.items() if key != "StatusReason"}
+
+
+def _po_key(po_id: str) -> str:
+    return f"po:{po_id}"
+
+
+def _merge_po_lines(stored: list[dict[str, Any]], lines: list[PurchaseOrderLine]) -> list[PurchaseOrderLine]:
+    """The buyer's new line list over the stored one (see ``update_purchase_order``)."""
+    before = {line["LineNumber"]: PurchaseOrderLine.model_validate(line) for line in stored}
+    merged: dict[int, PurchaseOrderLine] = {}
+    for line in lines:
+        received = before[line.LineNumber].ReceivedQuantity if line.LineNumber in before else Decimal("0")
+        merged[line.LineNumber] = line.model_copy(update={"ReceivedQuantity": received})
+    for number, old in before.items():
+        merged.setdefault(number, old.model_copy(update={"Cancelled": True}))
+    return [merged[number] for number in sorted(merged)]

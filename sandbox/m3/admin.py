@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,19 +13,30 @@ from sqlalchemy import insert, select
 
 from sandbox.m3.calllog import CallRecord
 from sandbox.m3.chaos import FaultRule, Knobs, KnobsUpdate
+from sandbox.m3.config import MatchTolerances
 from sandbox.m3.db import (
     DEFAULT_LOCATION,
     Balance,
     BatchHead,
     Delivery,
+    GlBatchHead,
+    GlBatchLine,
+    GlVoucherLine,
     Invoice,
     Item,
     OrderHead,
     OutboxMessage,
+    PurchaseHead,
+    PurchaseReceipt,
+    SupplierInvoiceHead,
+    SupplierInvoiceLine,
     Warehouse,
+    WarehouseMessage,
+    WarehouseMessageLine,
 )
 from sandbox.m3.lifecycle import advance_all, advance_order, order_lines
 from sandbox.m3.outbox import outbox_view
+from sandbox.m3.purchasing import advance_purchase_order, po_lines
 from sandbox.m3.sandbox import Sandbox
 
 
@@ -32,6 +44,14 @@ class ConfigUpdate(BaseModel):
     bod_endpoint: str | None = None
     bod_authorization: str | None = None
     lifecycle_interval_seconds: float | None = Field(default=None, gt=0)
+    # null: PO lines are confirmed only on command.
+    po_confirm_seconds: float | None = Field(default=None, ge=0)
+    # These two cannot be switched off: null is ignored.
+    gl_open_from: date | None = None
+    match_tolerances: MatchTolerances | None = None
+
+
+NOT_NULLABLE = ("gl_open_from", "match_tolerances")
 
 
 class ResetRequest(BaseModel):
@@ -161,13 +181,20 @@ def admin_router(sandbox: Sandbox) -> APIRouter:
             "bod_endpoint": config.bod_endpoint,
             "bod_authorization": config.bod_authorization,
             "lifecycle_interval_seconds": config.lifecycle_interval_seconds,
+            "po_confirm_seconds": config.po_confirm_seconds,
+            "gl_open_from": config.gl_open_from.isoformat(),
+            "match_tolerances": config.match_tolerances.model_dump(mode="json"),
         }
 
     @router.post("/config")
     def set_config(update: ConfigUpdate) -> dict[str, Any]:
-        # Only the keys sent change; null switches the BOD endpoint, its auth or the lifecycle timer off.
+        # Only the keys sent change; null switches the BOD endpoint, its auth, the lifecycle timer or
+        # the PO confirmation clock off.
         for name in update.model_fields_set:
-            setattr(sandbox.config, name, getattr(update, name))
+            value = getattr(update, name)
+            if value is None and name in NOT_NULLABLE:
+                continue
+            setattr(sandbox.config, name, value)
         sandbox.sender.wake()
         return get_config()
 
@@ -227,6 +254,131 @@ def admin_router(sandbox: Sandbox) -> APIRouter:
             status = advance_order(session, sandbox.config, sandbox.bods, orno)
         sandbox.bods.wake()
         return {"ORNO": orno, "advanced": status is not None, "status": status or order(orno)["status"]}
+
+    @router.get("/purchase-orders")
+    def purchase_orders(suno: str | None = None) -> list[dict[str, Any]]:
+        with sandbox.store.transaction() as session:
+            query = select(PurchaseHead).order_by(PurchaseHead.PUNO)
+            if suno:
+                query = query.filter_by(SUNO=suno)
+            return [_columns(head) for head in session.scalars(query)]
+
+    @router.get("/purchase-orders/{puno}")
+    def purchase_order(puno: str) -> dict[str, Any]:
+        with sandbox.store.transaction() as session:
+            head = session.get(PurchaseHead, puno)
+            if head is None:
+                raise HTTPException(404, f"Purchase order {puno} does not exist")
+            receipts = session.scalars(
+                select(PurchaseReceipt)
+                .filter_by(PUNO=puno)
+                .order_by(PurchaseReceipt.REPN, PurchaseReceipt.PNLI)
+            ).all()
+            invoice_lines = session.scalars(
+                select(SupplierInvoiceLine).filter_by(PUNO=puno).order_by(SupplierInvoiceLine.INBN)
+            ).all()
+            return {
+                "head": _columns(head),
+                "lines": [_columns(line) for line in po_lines(session, puno)],
+                "status": head.PUSL,
+                "receipts": [_columns(r) for r in receipts],
+                "invoice_lines": [_columns(line) for line in invoice_lines],
+            }
+
+    @router.post("/purchase-orders/{puno}/advance")
+    def advance_purchase(puno: str) -> dict[str, Any]:
+        """Confirm the PO's sent lines now (20 -> 35), as the supplier's confirmation would."""
+        with sandbox.store.transaction() as session:
+            if session.get(PurchaseHead, puno) is None:
+                raise HTTPException(404, f"Purchase order {puno} does not exist")
+            status = advance_purchase_order(session, sandbox.bods, puno)
+        sandbox.bods.wake()
+        return {"PUNO": puno, "advanced": status is not None, "status": purchase_order(puno)["status"]}
+
+    @router.get("/receipts")
+    def receipts(puno: str | None = None) -> list[dict[str, Any]]:
+        with sandbox.store.transaction() as session:
+            query = select(PurchaseReceipt).order_by(
+                PurchaseReceipt.REPN, PurchaseReceipt.PUNO, PurchaseReceipt.PNLI
+            )
+            if puno:
+                query = query.filter_by(PUNO=puno)
+            return [_columns(receipt) for receipt in session.scalars(query)]
+
+    @router.get("/warehouse-messages/{msgn}")
+    def warehouse_message(msgn: str) -> dict[str, Any]:
+        with sandbox.store.transaction() as session:
+            message = session.get(WarehouseMessage, msgn)
+            if message is None:
+                raise HTTPException(404, f"Message {msgn} does not exist")
+            lines = session.scalars(
+                select(WarehouseMessageLine).filter_by(MSGN=msgn).order_by(WarehouseMessageLine.MSLN)
+            ).all()
+            return {"head": _columns(message), "lines": [_columns(line) for line in lines]}
+
+    def _invoice_view(session: Any, head: SupplierInvoiceHead) -> dict[str, Any]:
+        lines = session.scalars(
+            select(SupplierInvoiceLine).filter_by(INBN=head.INBN).order_by(SupplierInvoiceLine.TRNO)
+        ).all()
+        view = _columns(head)
+        report = view.pop("match_report")
+        return {
+            "head": view,
+            "lines": [_columns(line) for line in lines],
+            "match": json.loads(report or "{}"),
+        }
+
+    @router.get("/supplier-invoices")
+    def supplier_invoices(suno: str | None = None) -> list[dict[str, Any]]:
+        with sandbox.store.transaction() as session:
+            query = select(SupplierInvoiceHead).order_by(SupplierInvoiceHead.INBN)
+            if suno:
+                query = query.filter_by(SUNO=suno)
+            return [_invoice_view(session, head) for head in session.scalars(query)]
+
+    @router.get("/supplier-invoices/{inbn}")
+    def supplier_invoice(inbn: int) -> dict[str, Any]:
+        with sandbox.store.transaction() as session:
+            head = session.get(SupplierInvoiceHead, inbn)
+            if head is None:
+                raise HTTPException(404, f"Invoice batch {inbn} does not exist")
+            return _invoice_view(session, head)
+
+    @router.get("/gl/vouchers")
+    def gl_vouchers(key1: str | None = None) -> list[dict[str, Any]]:
+        """Posted vouchers with their lines, in posting order."""
+        with sandbox.store.transaction() as session:
+            query = select(GlVoucherLine).order_by(GlVoucherLine.VONO, GlVoucherLine.JSNO)
+            if key1:
+                query = query.filter_by(KEY1=key1)
+            vouchers: dict[int, dict[str, Any]] = {}
+            for line in session.scalars(query):
+                voucher = vouchers.setdefault(
+                    line.VONO,
+                    {"VONO": line.VONO, "YEA4": line.YEA4, "DIVI": line.DIVI, "KEY1": line.KEY1, "lines": []},
+                )
+                voucher["lines"].append(_columns(line))
+            return list(vouchers.values())
+
+    @router.get("/gl/batches")
+    def gl_batches() -> list[dict[str, Any]]:
+        """GLS840 batches not posted yet (FGLINH with their FGLINL lines)."""
+        with sandbox.store.transaction() as session:
+            heads = session.scalars(select(GlBatchHead).order_by(GlBatchHead.KEY1)).all()
+            return [
+                {
+                    **_columns(head),
+                    "lines": [
+                        _columns(line)
+                        for line in session.scalars(
+                            select(GlBatchLine)
+                            .filter_by(DIVI=head.DIVI, KEY1=head.KEY1)
+                            .order_by(GlBatchLine.LINE)
+                        )
+                    ],
+                }
+                for head in heads
+            ]
 
     @router.post("/advance-all")
     def advance_every_order() -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sandbox.m3.api import Gateway, mi_router
 from sandbox.m3.auth import oauth_router
 from sandbox.m3.config import M3SandboxConfig
 from sandbox.m3.lifecycle import run_lifecycle
+from sandbox.m3.purchasing import run_purchasing_clock
 from sandbox.m3.sandbox import Sandbox
 
 
@@ -27,6 +28,9 @@ def create_app(config: M3SandboxConfig | None = None, *, seed_demo: bool = False
             asyncio.create_task(sandbox.sender.run(), name="m3-sandbox-outbox"),
             asyncio.create_task(
                 run_lifecycle(sandbox.store, sandbox.config, sandbox.bods), name="m3-sandbox-lifecycle"
+            ),
+            asyncio.create_task(
+                run_purchasing_clock(sandbox.store, sandbox.config, sandbox.bods), name="m3-sandbox-po-clock"
             ),
         ]
         try:

@@ -27,6 +27,9 @@ from sandbox.m3.db import (
     Item,
     OrderHead,
     OrderLine,
+    PurchaseHead,
+    PurchaseLine,
+    PurchaseReceipt,
     Supplier,
 )
 
@@ -406,4 +409,88 @@ def sync_inventory_count(env: Envelope, balance: Balance, unit: str, variation: 
             ("AV01", quantity(balance.STQT - balance.ALQT)),
         ],
     )
+    return _serialise(root)
+
+
+# Purchasing. Status/Code is the sandbox's reading of the PO status (the one public sample only shows
+# "Open"); the M3 statuses themselves travel in the UserArea (m3.PUSL/m3.PUST, per line too).
+PO_STATUS_CODES = (("99", "Cancelled"), ("85", "Closed"), ("50", "Received"), ("35", "Confirmed"))
+
+
+def purchase_status_code(status: str) -> str:
+    return next((code for floor, code in PO_STATUS_CODES if status >= floor), "Open")
+
+
+def sync_purchase_order(
+    env: Envelope, head: PurchaseHead, lines: Sequence[PurchaseLine], variation: int, now: datetime
+) -> bytes:
+    root, data = _root("SyncPurchaseOrder", env, head.WHLO, now)
+    order = _el(data, "PurchaseOrder")
+    header = _el(order, "PurchaseOrderHeader")
+    _document_id(header, env, head.WHLO, variation, head.PUNO)
+    _el(header, "DisplayID", head.PUNO)
+    _el(header, "LastModificationDateTime", iso_ms(now))
+    _el(header, "DocumentDateTime", iso_day(head.PUDT))
+    status = _el(header, "Status")
+    _el(status, "Code", purchase_status_code(head.PUSL), listID="PurchaseOrderStatus")
+    _el(status, "EffectiveDateTime", iso_ms(now))
+    _party(header, "SupplierParty", env, head.SUNO)
+    _el(header, "TotalAmount", amount(head.NTAM), currencyID=head.CUCD)
+    _user_area(
+        header,
+        [
+            ("PUSL", head.PUSL),
+            ("PUST", head.PUST),
+            ("YRE1", head.YRE1),
+            ("FACI", head.FACI),
+            ("WHLO", head.WHLO),
+        ],
+    )
+    for line in lines:
+        element = _el(order, "PurchaseOrderLine")
+        _el(element, "LineNumber", str(line.PNLI))
+        _item(_el(element, "Item"), env, line.ITNO)
+        _el(element, "Quantity", quantity(line.ORQA), unitCode=line.PUUN or "EA")
+        _el(_el(element, "UnitPrice"), "Amount", amount(line.PUPR), currencyID=head.CUCD)
+        _el(element, "ReceivedQuantity", quantity(line.RVQA), unitCode=line.PUUN or "EA")
+        open_quantity = max(line.ORQA - line.RVQA, Decimal(0)) if line.PUSL < "99" else Decimal(0)
+        _el(element, "OpenQuantity", quantity(open_quantity), unitCode=line.PUUN or "EA")
+        _el(_el(element, "Status"), "Code", purchase_status_code(line.PUSL), listID="PurchaseOrderStatus")
+        _user_area(
+            element,
+            [
+                ("PNLS", str(line.PNLS)),
+                ("PUSL", line.PUSL),
+                ("PUST", line.PUST),
+                ("IVQA", quantity(line.IVQA)),
+            ],
+        )
+    return _serialise(root)
+
+
+def sync_receive_delivery(
+    env: Envelope, repn: int, whlo: str, receipts: Sequence[PurchaseReceipt], variation: int, now: datetime
+) -> bytes:
+    """One receiving number (REPN) with its receipt lines; layout after DocBits' mapping (m3-p2p.md §4)."""
+    root, data = _root("SyncReceiveDelivery", env, whlo, now)
+    delivery = _el(data, "ReceiveDelivery")
+    header = _el(delivery, "ReceiveDeliveryHeader")
+    _document_id(header, env, whlo, variation, str(repn))
+    _el(header, "DisplayID", str(repn))
+    _el(header, "LastModificationDateTime", iso_ms(now))
+    _el(header, "ActualDeliveryDateTime", iso_ms(now))
+    _el(_el(header, "Status"), "Code", "Received", listID="ReceiveDeliveryStatus")
+    delivery_note = next((r.SUDO for r in receipts if r.SUDO), "")
+    if delivery_note:
+        _reference(header, "PackingSlipReference", delivery_note)
+    pmsn = next((r.PMSN for r in receipts if r.PMSN), "")
+    _user_area(header, [("REPN", str(repn)), ("WHLO", whlo), ("SUDO", delivery_note), ("PMSN", pmsn)])
+    for sequence, receipt in enumerate(receipts, start=1):
+        item = _el(delivery, "ReceiveDeliveryItem")
+        _el(item, "LineNumber", str(sequence))
+        _item(item, env, receipt.ITNO)
+        _el(item, "ReceivedQuantity", quantity(receipt.RVQA), unitCode=receipt.PUUN or "EA")
+        order_ref = _reference(item, "PurchaseOrderReference", receipt.PUNO, env.accounting_entity)
+        _el(order_ref, "LineNumber", str(receipt.PNLI))
+        _user_area(item, [("PNLS", str(receipt.PNLS))])
     return _serialise(root)

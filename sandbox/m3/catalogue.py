@@ -179,6 +179,78 @@ _DEFS: list[tuple[str, FieldType, int, str]] = [
     ("RSCD", A, 3, "Transaction reason"),
     ("STAG", N, 1, "Status - physical inv"),
     ("BREM", A, 30, "Remark"),
+    # Purchase orders (M3H5 PPS370MI/PPS200MI metadata; BAOR's length is assumed).
+    ("BAOR", A, 3, "Batch origin"),
+    ("MSGN", A, 15, "Message number"),
+    ("PUNO", A, 10, "Purchase order number"),
+    ("PNLI", N, 3, "Purchase order line"),
+    ("PNLS", N, 3, "Purchase order line subnumber"),
+    ("ORTY", A, 3, "Order type"),
+    ("PUDT", D, DATE_LENGTH, "Order date"),
+    ("YRE1", A, 36, "Your reference"),
+    ("OURR", A, 10, "Our reference number"),
+    ("PURC", A, 10, "Requisition by"),
+    ("POTC", A, 2, "Purchase order category"),
+    ("ORQA", N, 17, "Ordered quantity - alternate U/M"),
+    ("PUPR", N, 17, "Purchase price"),
+    ("PUUN", A, 3, "Purchase order U/M"),
+    ("RVQA", N, 17, "Received quantity"),
+    ("IVQA", N, 17, "Invoiced quantity - alternate U/M"),
+    ("RCDT", D, DATE_LENGTH, "Receipt date"),
+    ("PUSL", A, 2, "Lowest status - purchase order"),
+    ("PUST", A, 2, "Highest status - purchase order"),
+    # Staged warehouse transactions (M3H5 MHS850MI; MSID/MSGD from a tenant-tested script,
+    # MSID's length assumed).
+    ("QLFR", A, 4, "Qualifier"),
+    ("E0PB", A, 17, "Partner"),
+    ("PMSN", A, 17, "External message number"),
+    ("PACN", A, 20, "Package number"),
+    ("RIDN", A, 10, "Order number"),
+    ("RIDL", N, 6, "Order line"),
+    ("RIDX", N, 3, "Line suffix"),
+    ("REPN", N, 10, "Receiving number"),
+    ("SUDO", A, 20, "Delivery note number"),
+    ("MSID", A, 7, "Message ID"),
+    ("MSGD", A, 78, "Message"),
+    # Supplier invoices (M3H5 APS450MI; AIT1/AIT2/VTXT on AddLine are newer-release inputs).
+    ("INBN", N, 10, "Invoice batch number"),
+    ("SINO", A, 24, "Supplier invoice number"),
+    ("SPYN", A, 10, "Payee"),
+    ("IBTP", A, 2, "Invoice batch type"),
+    ("IMCD", A, 1, "Invoice matching"),
+    ("CORI", A, 36, "Correlation ID"),
+    ("RDTP", N, 2, "Line type"),
+    ("GRPR", N, 19, "Gross price"),
+    ("NLAM", N, 17, "Net amount - line"),
+    ("SUPA", N, 2, "Invoice status"),
+    ("BIST", N, 1, "Invoice progress"),
+    ("IBHE", N, 1, "Invoice batch head error"),
+    ("IBLE", N, 1, "Invoice batch line error"),
+    ("TLNA", N, 17, "Total line amount - net"),
+    ("AIT1", A, 10, "Accounting dimension 1"),
+    ("AIT2", A, 10, "Accounting dimension 2"),
+    ("VTXT", A, 40, "Voucher text"),
+    # GL interface and vouchers (M3H5 GLS840MI/GLS200MI; KEY1/PARM lengths from gls842, LINE's assumed).
+    ("KEY1", A, 15, "Key value"),
+    ("INTN", A, 15, "Interface"),
+    ("DESC", A, 40, "Description"),
+    ("USID", A, 10, "User"),
+    ("LINE", N, 8, "Line number"),
+    ("PARM", A, 900, "Parameter value"),
+    ("FRDT", D, DATE_LENGTH, "From date"),
+    ("TODT", D, DATE_LENGTH, "To date"),
+    ("VONO", N, 8, "Voucher number"),
+    ("VSER", A, 3, "Voucher number series"),
+    ("JRNO", N, 7, "Journal number"),
+    ("JSNO", N, 7, "Journal sequence number"),
+    ("VDSC", A, 7, "Voucher name"),
+    ("TDSC", A, 10, "Transaction description"),
+    ("ACAM", N, 17, "Recorded amount"),
+    ("DBCR", A, 1, "Debit/credit code"),
+    ("DSUM", N, 17, "Debit sum"),
+    ("CSUM", N, 17, "Credit sum"),
+    ("CUAD", N, 17, "Currency amount sum debit"),
+    ("CUAC", N, 17, "Currency amount sum credit"),
 ]
 
 FIELDS: dict[str, FieldDef] = {name: FieldDef(name, t, length, desc) for name, t, length, desc in _DEFS}
@@ -199,6 +271,16 @@ _CUSTOMER_LIST = "CUNO CUNM CUA1 TOWN CSCD STAT CUCD ORTP WHLO TEPY MODL TEDL LM
 _ADDRESS_ROW = "CONO CUNO ADRT ADID CUNM CUA1 CUA2 CUA3 CUA4 PONO TOWN CSCD PHNO YREF LMDT"
 _SUPPLIER_FIELDS = "SUNM ALSU STAT LNCD PHNO CSCD ECAR VRNO CUCD TEPY PYME BUYE MODL TEDL"
 _BALANCE_ID = "WHLO ITNO WHSL BANO CAMU STAS STQT ALQT"
+_PO_LINE = (
+    "CONO PUNO PNLI PNLS ITNO ITDS PUUN FACI WHLO PUSL PUST SUNO PUPR LNAM DWDT ORQA RVQA RCDT IVQA BUYE"
+)
+_PO_SEARCH = "DIVI PUNO WHLO SUNO PUSL PUST PUDT BUYE FACI ORTY POTC PURC"
+_WHS_LINE = "CONO DIVI WHLO MSGN PACN MSLN QLFR STAT ITNO WHSL REPN RVQA PUUN RIDN RIDL RIDX SUDO MSID MSGD"
+_INVOICE_LINE = "TRNO RDTP IBLE NLAM CUCD PUNO PNLI PNLS IVQA PUUN GRPR ITNO REPN AIT1 AIT2 VTXT"
+_INVOICE_HEAD = (
+    "INBN IBTP SUPA BIST IBHE IBLE SINO SPYN SUNO IVDT CUCD CUAM VTAM VONO ACDT IMCD DUDT TLNA PUNO YEA4 CORI"
+)
+_VOUCHER_LINE = "CONO DIVI YEA4 JRNO JSNO VDSC ACDT VSER VONO AIT1 AIT2 CUCD ACAM DBCR CUAM VTXT"
 
 _TRANSACTIONS = [
     # Customers.
@@ -361,6 +443,108 @@ _TRANSACTIONS = [
         "ARS040MI", "AddBatchLine", _inputs("PBID TRNO CINO INYR CUNO PYAM", "DIVI CUCD PYNO"), ()
     ),
     TransactionDef("ARS040MI", "ControlBatch", _inputs("PBID", "DIVI"), ()),
+    # Purchase order batch entry. The sandbox's PPS370MI takes the interface fields the contract
+    # uses; M3H5 lists many more optional ones (HREF, TEPY, MODL, ...), which are ignored here.
+    TransactionDef("PPS370MI", "StartEntry", _inputs("BAOR"), _outputs("MSGN")),
+    TransactionDef(
+        "PPS370MI",
+        "AddHead",
+        _inputs("MSGN FACI WHLO SUNO DWDT", "ORTY PUDT CUCD YRE1 BUYE PURC OURR"),
+        _outputs("PUNO"),
+    ),
+    TransactionDef(
+        "PPS370MI",
+        "AddLine",
+        _inputs("MSGN ITNO ORQA", "PUNO PNLI WHLO DWDT PUPR PUUN"),
+        _outputs("PUNO PNLI"),
+    ),
+    TransactionDef("PPS370MI", "FinishEntry", _inputs("MSGN"), ()),
+    TransactionDef("PPS370MI", "DeleteEntry", _inputs("MSGN"), ()),
+    # Purchase orders. GetHead adds PUSL/PUST to M3H5's columns (a sandbox convenience).
+    TransactionDef(
+        "PPS200MI",
+        "GetHead",
+        _inputs("PUNO"),
+        _outputs("CONO PUNO PUDT DWDT SUNO BUYE CUCD YRE1 DIVI FACI WHLO ORTY OURR PURC NTAM PUSL PUST"),
+    ),
+    TransactionDef("PPS200MI", "GetLine", _inputs("PUNO", "PNLI PNLS"), _outputs(_PO_LINE)),
+    TransactionDef("PPS200MI", "LstLine", _inputs("PUNO"), _outputs(_PO_LINE), is_list=True),
+    TransactionDef("PPS200MI", "SearchHead", _inputs("SQRY"), _outputs(_PO_SEARCH), is_list=True),
+    TransactionDef("PPS200MI", "UpdHead", _inputs("PUNO", "PUDT YRE1 DWDT OURR PURC BUYE"), ()),
+    TransactionDef("PPS200MI", "UpdLine", _inputs("PUNO PNLI PNLS", "PUPR ORQA DWDT"), ()),
+    TransactionDef("PPS200MI", "AddLine", _inputs("PUNO ITNO ORQA", "PNLI PNLS WHLO DWDT PUPR PUUN"), ()),
+    TransactionDef("PPS200MI", "DltLine", _inputs("PUNO PNLI", "PNLS"), ()),
+    # Goods receipt by staged warehouse transactions. M3H5 marks AddWhsLine's PACN required; the
+    # sandbox has no packages, so it is optional here. LstWhsLine adds MSID/MSGD (tenant script).
+    TransactionDef(
+        "MHS850MI",
+        "AddWhsHead",
+        _inputs("WHLO QLFR E0PA E0PB E065", "DIVI PMSN SUDO"),
+        _outputs("CONO MSGN"),
+    ),
+    TransactionDef(
+        "MHS850MI",
+        "AddWhsLine",
+        _inputs("WHLO MSGN QLFR", "PACN DIVI ITNO WHSL RVQA PUUN RIDN RIDL RIDX SUDO"),
+        _outputs("CONO MSGN PACN MSLN"),
+    ),
+    TransactionDef("MHS850MI", "PrcWhsTran", _inputs("MSGN", "PACN MSLN PRFL"), ()),
+    TransactionDef("MHS850MI", "LstWhsLine", _inputs("MSGN", "PACN MSLN"), _outputs(_WHS_LINE), is_list=True),
+    TransactionDef("MHS850MI", "GetMvxMsg", _inputs("E0PB PMSN"), _outputs("CONO MSGN")),
+    TransactionDef(
+        "PPS320MI",
+        "LstReceivedPO",
+        _inputs("PUNO"),
+        _outputs("REPN PUNO PNLI PNLS ITNO ITDS RVQA PUUN"),
+        is_list=True,
+    ),
+    # Supplier invoices. M3H5 marks LstInvBySupInv's SPYN required; here it defaults to SUNO.
+    TransactionDef(
+        "APS450MI",
+        "AddHead",
+        _inputs("SUNO IVDT", "DIVI IBTP SINO SPYN CUCD CUAM VTAM ACDT IMCD DUDT PUNO CORI"),
+        _outputs("INBN"),
+    ),
+    TransactionDef(
+        "APS450MI",
+        "AddLine",
+        _inputs("INBN RDTP", "DIVI NLAM PUNO PNLI PNLS IVQA PUUN GRPR ITNO REPN SUDO AIT1 AIT2 VTXT"),
+        _outputs("TRNO"),
+    ),
+    TransactionDef("APS450MI", "GetHead", _inputs("INBN", "DIVI"), _outputs(_INVOICE_HEAD)),
+    TransactionDef(
+        "APS450MI", "LstLines", _inputs("INBN", "DIVI TRNO"), _outputs(_INVOICE_LINE), is_list=True
+    ),
+    TransactionDef(
+        "APS450MI",
+        "LstInvBySupInv",
+        _inputs("SUNO SINO", "SPYN DIVI"),
+        _outputs("INBN IBTP SUPA"),
+        is_list=True,
+    ),
+    TransactionDef("APS455MI", "ValidByBatchNo", _inputs("INBN", "DIVI"), ()),
+    # GL interface. M3H5 marks CONO required on all four; the sandbox takes it from the call.
+    TransactionDef("GLS840MI", "AddBatchHead", _inputs("KEY1 INTN DESC", "DIVI USID"), _outputs("CONO")),
+    TransactionDef("GLS840MI", "AddBatchLine", _inputs("KEY1 LINE PARM", "DIVI"), _outputs("CONO")),
+    TransactionDef("GLS840MI", "CtrlBatch", _inputs("KEY1", "DIVI"), _outputs("CONO")),
+    TransactionDef("GLS840MI", "UpdBatch", _inputs("KEY1", "DIVI"), _outputs("CONO")),
+    # GL vouchers (read only).
+    TransactionDef(
+        "GLS200MI", "LstVouchersByDt", _inputs("FRDT TODT", "DIVI"), _outputs(_VOUCHER_LINE), is_list=True
+    ),
+    TransactionDef(
+        "GLS200MI",
+        "GetVoucherHead",
+        _inputs("DIVI YEA4 VONO", "VSER JRNO"),
+        _outputs("CONO DIVI YEA4 VSER VONO TDSC VDSC DSUM CSUM CUAD CUAC CUCD"),
+    ),
+    TransactionDef(
+        "GLS200MI",
+        "LstVoucherLines",
+        _inputs("DIVI YEA4 VONO", "VSER JRNO"),
+        _outputs(_VOUCHER_LINE),
+        is_list=True,
+    ),
     TransactionDef(
         "ARS200MI",
         "GetInvoice",

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
+
+
+class Tolerance(BaseModel):
+    """One APS900-style match rule: a variance is within tolerance only when it is within both."""
+
+    percent: Decimal
+    # Price and invoice amount: an amount in invoice currency; quantity: units.
+    amount: Decimal
+
+
+class MatchTolerances(BaseModel):
+    """The sandbox's own APS900 settings (same default numbers as m3bng's match_tolerances.yaml)."""
+
+    price: Tolerance = Tolerance(percent=Decimal("2.0"), amount=Decimal("5.00"))
+    quantity: Tolerance = Tolerance(percent=Decimal("0"), amount=Decimal("0"))
+    invoice_amount: Tolerance = Tolerance(percent=Decimal("1.0"), amount=Decimal("10.00"))
 
 
 class M3SandboxConfig(BaseModel):
@@ -30,3 +47,9 @@ class M3SandboxConfig(BaseModel):
     # Outbox sender retry policy (seconds).
     outbox_initial_backoff_seconds: float = 0.2
     outbox_max_backoff_seconds: float = 30.0
+    # Purchase order lines move 20 (sent) -> 35 (confirmed) this long after they were placed;
+    # None: only on command (admin API).
+    po_confirm_seconds: float | None = Field(default=30.0, ge=0)
+    match_tolerances: MatchTolerances = Field(default_factory=MatchTolerances)
+    # GLS840MI CtrlBatch refuses accounting dates before this day (the closed periods).
+    gl_open_from: date = date(2026, 1, 1)

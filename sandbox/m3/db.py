@@ -297,6 +297,226 @@ class PaymentBatchLine(Base):
     PYNO: Mapped[str] = mapped_column(default="")
 
 
+class PurchaseEntry(Base):
+    """PPS370's interface message: 10 while lines are entered, 90 once transferred to MPHEAD."""
+
+    __tablename__ = "PPS370_ENTRY"
+    MSGN: Mapped[str] = mapped_column(primary_key=True)
+    BAOR: Mapped[str] = mapped_column(default="")
+    STAT: Mapped[str] = mapped_column(default="10")
+
+
+class _PurchaseHeadColumns:
+    PUNO: Mapped[str] = mapped_column(primary_key=True)
+    FACI: Mapped[str] = mapped_column(default="")
+    WHLO: Mapped[str] = mapped_column(default="")
+    SUNO: Mapped[str] = mapped_column(default="")
+    ORTY: Mapped[str] = mapped_column(default="")
+    PUDT: Mapped[date | None]
+    DWDT: Mapped[date | None]
+    CUCD: Mapped[str] = mapped_column(default="")
+    YRE1: Mapped[str] = mapped_column(default="")
+    BUYE: Mapped[str] = mapped_column(default="")
+    PURC: Mapped[str] = mapped_column(default="")
+    OURR: Mapped[str] = mapped_column(default="")
+
+
+class _PurchaseLineColumns:
+    PUNO: Mapped[str] = mapped_column(primary_key=True)
+    PNLI: Mapped[int] = mapped_column(primary_key=True)
+    PNLS: Mapped[int] = mapped_column(primary_key=True, default=0)
+    ITNO: Mapped[str]
+    WHLO: Mapped[str] = mapped_column(default="")
+    ORQA: Mapped[Decimal] = mapped_column(default=ZERO)
+    PUPR: Mapped[Decimal] = mapped_column(default=ZERO)
+    PUUN: Mapped[str] = mapped_column(default="EA")
+    DWDT: Mapped[date | None]
+
+
+class PurchaseEntryHead(_PurchaseHeadColumns, Base):
+    """A PO head in the PPS370 interface, under its message number; PUNO is already reserved."""
+
+    __tablename__ = "PPS370_HEAD"
+    MSGN: Mapped[str]
+
+
+class PurchaseEntryLine(_PurchaseLineColumns, Base):
+    __tablename__ = "PPS370_LINE"
+    MSGN: Mapped[str]
+
+
+class PurchaseHead(_PurchaseHeadColumns, Base):
+    """MPHEAD: a purchase order; PUSL/PUST are the lowest/highest status of its live lines."""
+
+    __tablename__ = "MPHEAD"
+    DIVI: Mapped[str] = mapped_column(default="")
+    PUSL: Mapped[str] = mapped_column(default="20")
+    PUST: Mapped[str] = mapped_column(default="20")
+    NTAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    LMDT: Mapped[date | None]
+    LMTS: Mapped[int] = mapped_column(default=0)
+
+
+class PurchaseLine(_PurchaseLineColumns, Base):
+    """MPLINE: one PO line; PUSL = PUST (the sandbox never splits a line into sub-statuses)."""
+
+    __tablename__ = "MPLINE"
+    PUSL: Mapped[str] = mapped_column(default="20")
+    PUST: Mapped[str] = mapped_column(default="20")
+    RVQA: Mapped[Decimal] = mapped_column(default=ZERO)
+    IVQA: Mapped[Decimal] = mapped_column(default=ZERO)
+    RCDT: Mapped[date | None]
+    # Epoch seconds the line reached status 20: the confirmation clock starts there.
+    placed_at: Mapped[float] = mapped_column(default=0.0)
+
+
+class WarehouseMessage(Base):
+    """MHS850's staged message head (MHIS-like): one per AddWhsHead."""
+
+    __tablename__ = "MHS850_HEAD"
+    MSGN: Mapped[str] = mapped_column(primary_key=True)
+    WHLO: Mapped[str]
+    QLFR: Mapped[str]
+    E0PA: Mapped[str] = mapped_column(default="")
+    E0PB: Mapped[str] = mapped_column(default="")
+    E065: Mapped[str] = mapped_column(default="")
+    PMSN: Mapped[str] = mapped_column(default="")
+    SUDO: Mapped[str] = mapped_column(default="")
+    # 10 entered, 90 processed.
+    STAT: Mapped[str] = mapped_column(default="10")
+
+
+class WarehouseMessageLine(Base):
+    __tablename__ = "MHS850_LINE"
+    MSGN: Mapped[str] = mapped_column(primary_key=True)
+    MSLN: Mapped[int] = mapped_column(primary_key=True)
+    PACN: Mapped[str] = mapped_column(default="")
+    QLFR: Mapped[str]
+    ITNO: Mapped[str] = mapped_column(default="")
+    WHSL: Mapped[str] = mapped_column(default="")
+    RVQA: Mapped[Decimal] = mapped_column(default=ZERO)
+    PUUN: Mapped[str] = mapped_column(default="")
+    RIDN: Mapped[str] = mapped_column(default="")
+    RIDL: Mapped[int] = mapped_column(default=0)
+    RIDX: Mapped[int] = mapped_column(default=0)
+    SUDO: Mapped[str] = mapped_column(default="")
+    # 10 entered, 90 processed, 98 processed with an error (MSID/MSGD say which).
+    STAT: Mapped[str] = mapped_column(default="10")
+    MSID: Mapped[str] = mapped_column(default="")
+    MSGD: Mapped[str] = mapped_column(default="")
+    REPN: Mapped[int | None]
+
+
+class PurchaseReceipt(Base):
+    """A posted PO receipt line (MPLIND-like): what PPS320MI/LstReceivedPO lists."""
+
+    __tablename__ = "MPLIND"
+    REPN: Mapped[int] = mapped_column(primary_key=True)
+    PUNO: Mapped[str] = mapped_column(primary_key=True)
+    PNLI: Mapped[int] = mapped_column(primary_key=True)
+    PNLS: Mapped[int] = mapped_column(primary_key=True, default=0)
+    ITNO: Mapped[str]
+    WHLO: Mapped[str] = mapped_column(default="")
+    RVQA: Mapped[Decimal] = mapped_column(default=ZERO)
+    PUUN: Mapped[str] = mapped_column(default="")
+    SUDO: Mapped[str] = mapped_column(default="")
+    TRDT: Mapped[date | None]
+    MSGN: Mapped[str] = mapped_column(default="")
+    PMSN: Mapped[str] = mapped_column(default="")
+
+
+class SupplierInvoiceHead(Base):
+    """FAPIBH: a supplier invoice batch (APS450). SUPA 10 entered, 15 validated with errors, 20 validated."""
+
+    __tablename__ = "FAPIBH"
+    INBN: Mapped[int] = mapped_column(primary_key=True)
+    DIVI: Mapped[str] = mapped_column(default="")
+    SUNO: Mapped[str]
+    SPYN: Mapped[str] = mapped_column(default="")
+    SINO: Mapped[str] = mapped_column(default="")
+    IBTP: Mapped[str] = mapped_column(default="20")
+    IMCD: Mapped[str] = mapped_column(default="1")
+    IVDT: Mapped[date]
+    CUCD: Mapped[str] = mapped_column(default="")
+    CUAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    VTAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    ACDT: Mapped[date | None]
+    DUDT: Mapped[date | None]
+    PUNO: Mapped[str] = mapped_column(default="")
+    CORI: Mapped[str] = mapped_column(default="")
+    SUPA: Mapped[int] = mapped_column(default=10)
+    IBHE: Mapped[int] = mapped_column(default=0)
+    IBLE: Mapped[int] = mapped_column(default=0)
+    VONO: Mapped[int] = mapped_column(default=0)
+    YEA4: Mapped[int] = mapped_column(default=0)
+    # The last validation's findings, one per line ("" when it matched): sandbox inspection only.
+    match_report: Mapped[str] = mapped_column(Text, default="")
+
+
+class SupplierInvoiceLine(Base):
+    """FAPIBL: one invoice batch line; RDTP 1 receipt line, 8 accounting line (2/3/5 kept as given)."""
+
+    __tablename__ = "FAPIBL"
+    INBN: Mapped[int] = mapped_column(primary_key=True)
+    TRNO: Mapped[int] = mapped_column(primary_key=True)
+    RDTP: Mapped[int]
+    NLAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    PUNO: Mapped[str] = mapped_column(default="")
+    PNLI: Mapped[int] = mapped_column(default=0)
+    PNLS: Mapped[int] = mapped_column(default=0)
+    IVQA: Mapped[Decimal] = mapped_column(default=ZERO)
+    PUUN: Mapped[str] = mapped_column(default="")
+    GRPR: Mapped[Decimal] = mapped_column(default=ZERO)
+    ITNO: Mapped[str] = mapped_column(default="")
+    REPN: Mapped[int] = mapped_column(default=0)
+    SUDO: Mapped[str] = mapped_column(default="")
+    AIT1: Mapped[str] = mapped_column(default="")
+    AIT2: Mapped[str] = mapped_column(default="")
+    VTXT: Mapped[str] = mapped_column(default="")
+    IBLE: Mapped[int] = mapped_column(default=0)
+
+
+class GlBatchHead(Base):
+    """FGLINH: a GLS840 interface batch; gone once UpdBatch posted it."""
+
+    __tablename__ = "FGLINH"
+    DIVI: Mapped[str] = mapped_column(primary_key=True)
+    KEY1: Mapped[str] = mapped_column(primary_key=True)
+    INTN: Mapped[str]
+    DESC: Mapped[str] = mapped_column(default="")
+    USID: Mapped[str] = mapped_column(default="")
+
+
+class GlBatchLine(Base):
+    __tablename__ = "FGLINL"
+    DIVI: Mapped[str] = mapped_column(primary_key=True)
+    KEY1: Mapped[str] = mapped_column(primary_key=True)
+    LINE: Mapped[int] = mapped_column(primary_key=True)
+    PARM: Mapped[str] = mapped_column(Text, default="")
+
+
+class GlVoucherLine(Base):
+    """FGLEDG: one posted voucher line; a voucher is the lines sharing DIVI/YEA4/VONO."""
+
+    __tablename__ = "FGLEDG"
+    DIVI: Mapped[str] = mapped_column(primary_key=True)
+    YEA4: Mapped[int] = mapped_column(primary_key=True)
+    JRNO: Mapped[int] = mapped_column(primary_key=True)
+    JSNO: Mapped[int] = mapped_column(primary_key=True)
+    VSER: Mapped[str] = mapped_column(default="")
+    VONO: Mapped[int]
+    ACDT: Mapped[date]
+    AIT1: Mapped[str] = mapped_column(default="")
+    AIT2: Mapped[str] = mapped_column(default="")
+    CUCD: Mapped[str] = mapped_column(default="")
+    CUAM: Mapped[Decimal] = mapped_column(default=ZERO)
+    VTXT: Mapped[str] = mapped_column(default="")
+    # The interface's 30-character voucher description; GLS200MI shows its first 7 as VDSC.
+    description: Mapped[str] = mapped_column(default="")
+    KEY1: Mapped[str] = mapped_column(default="")
+    RGDT: Mapped[date | None]
+
+
 class BodVariation(Base):
     """The revision counter (variationID) of each published document."""
 

@@ -200,3 +200,158 @@ def balance_negative(itno: str, whlo: str, onhand: str) -> MINok:
     return MINok(
         "WQT0111", f"On-hand balance {onhand} of item {itno} in warehouse {whlo} would be negative", "QLQT"
     )
+
+
+def facility_mismatch(whlo: str, faci: str) -> MINok:
+    return MINok("WWH0310", f"Warehouse {whlo} does not belong to facility {faci}", "WHLO")
+
+
+def supplier_blocked(suno: str) -> MINok:
+    return MINok("WSU0210", f"Supplier {suno} is blocked", "SUNO")
+
+
+# Purchase orders (sandbox ids, unverified; M3 does not publish which status blocks a change).
+def entry_not_found(msgn: str) -> MINok:
+    return MINok("WME0203", f"Message number {msgn} does not exist", "MSGN")
+
+
+def entry_not_open(msgn: str, status: str) -> MINok:
+    return MINok("WME0410", f"Message number {msgn} has status {status} and cannot be changed", "MSGN")
+
+
+def entry_has_no_heads(msgn: str) -> MINok:
+    return MINok("WME0310", f"Message number {msgn} has no purchase order", "MSGN")
+
+
+def purchase_order_not_found(puno: str) -> MINok:
+    return MINok("WPU0203", f"Purchase order number {puno} does not exist", "PUNO")
+
+
+def purchase_order_not_in_entry(puno: str, msgn: str) -> MINok:
+    return MINok("WPU0204", f"Purchase order number {puno} does not exist in message {msgn}", "PUNO")
+
+
+def purchase_order_has_no_lines(puno: str) -> MINok:
+    return MINok("WPU0310", f"Purchase order number {puno} has no lines", "PUNO")
+
+
+def purchase_order_line_not_found(puno: str, pnli: int, pnls: int) -> MINok:
+    return MINok("WPL0203", f"Purchase order line {puno}/{pnli}/{pnls} does not exist", "PNLI")
+
+
+def purchase_order_line_status(puno: str, pnli: int, status: str) -> MINok:
+    text = f"Purchase order line {puno}/{pnli} has status {status} and cannot be changed"
+    return MINok("WPL0410", text, "PNLI")
+
+
+def purchase_order_closed(puno: str) -> MINok:
+    return MINok("WPU0410", f"Purchase order number {puno} is completed and cannot be changed", "PUNO")
+
+
+def purchase_order_line_received(puno: str, pnli: int) -> MINok:
+    text = f"Purchase order line {puno}/{pnli} has received quantity and cannot be deleted"
+    return MINok("WPL0420", text, "PNLI")
+
+
+def ordered_below_received(value: str, received: str) -> MINok:
+    text = f"Ordered quantity {value} must not be less than the received quantity {received}"
+    return MINok("WQA0110", text, "ORQA")
+
+
+def purchase_quantity_not_positive(value: str) -> MINok:
+    return MINok("WQA0101", f"Ordered quantity {value} must be greater than zero", "ORQA")
+
+
+# Goods receipt through staged warehouse transactions (MHS850MI). WRI0102 and WIT0101 are the
+# ids a tenant-tested script shows for these two refusals (m3-p2p.md §3); the rest are the sandbox's.
+def order_number_missing() -> MINok:
+    return MINok("WRI0102", "Order number (RIDN) must be entered", "RIDN")
+
+
+def item_not_on_order_line(itno: str, puno: str, pnli: int, expected: str) -> MINok:
+    text = f"Item number {itno} is not the item {expected} of purchase order line {puno}/{pnli}"
+    return MINok("WIT0101", text, "ITNO")
+
+
+def qualifier_not_supported(qlfr: str) -> MINok:
+    return MINok("WQL0101", f"Qualifier {qlfr} is invalid, use 20 (receipt PO with direct put-away)", "QLFR")
+
+
+def warehouse_message_not_found(msgn: str) -> MINok:
+    return MINok("WMS0203", f"Message number {msgn} does not exist", "MSGN")
+
+
+def warehouse_message_processed(msgn: str) -> MINok:
+    return MINok("WMS0410", f"Message number {msgn} is already processed", "MSGN")
+
+
+def warehouse_message_empty(msgn: str) -> MINok:
+    return MINok("WMS0310", f"Message number {msgn} has no lines", "MSGN")
+
+
+def external_message_not_found(e0pb: str, pmsn: str) -> MINok:
+    return MINok("WMS0204", f"External message number {pmsn} does not exist for partner {e0pb}", "PMSN")
+
+
+def received_quantity_not_positive(value: str) -> MINok:
+    return MINok("WRV0101", f"Received quantity {value} must be greater than zero", "RVQA")
+
+
+def order_warehouse_mismatch(puno: str, whlo: str) -> MINok:
+    return MINok("WWH0311", f"Purchase order number {puno} is not for warehouse {whlo}", "RIDN")
+
+
+# Supplier invoices (APS450MI/APS455MI; sandbox ids, unverified).
+def invoice_batch_not_found(inbn: str) -> MINok:
+    return MINok("WIB0203", f"Invoice batch number {inbn} does not exist", "INBN")
+
+
+def invoice_batch_validated(inbn: str) -> MINok:
+    return MINok("WIB0410", f"Invoice batch number {inbn} is already validated", "INBN")
+
+
+def invoice_batch_empty(inbn: str) -> MINok:
+    return MINok("WIB0310", f"Invoice batch number {inbn} has no lines", "INBN")
+
+
+def duplicate_supplier_invoice(sino: str, suno: str, inbn: int) -> MINok:
+    text = f"Supplier invoice number {sino} already exists for supplier {suno} in invoice batch {inbn}"
+    return MINok("WSI0103", text, "SINO")
+
+
+def invoice_line_supplier(puno: str, suno: str) -> MINok:
+    return MINok("WSI0310", f"Purchase order number {puno} is not from supplier {suno}", "PUNO")
+
+
+def invoice_line_status(puno: str, pnli: int, status: str) -> MINok:
+    text = f"Purchase order line {puno}/{pnli} has status {status} and cannot be invoiced"
+    return MINok("WSI0410", text, "PNLI")
+
+
+def invoiced_quantity_not_positive(value: str) -> MINok:
+    return MINok("WIQ0101", f"Invoiced quantity {value} must be greater than zero", "IVQA")
+
+
+def receiving_number_not_found(repn: str, puno: str, pnli: int) -> MINok:
+    return MINok("WRE0203", f"Receiving number {repn} does not exist for line {puno}/{pnli}", "REPN")
+
+
+def account_not_found(field: str, value: str) -> MINok:
+    return MINok("WAC0203", f"Accounting dimension {value} does not exist", field)
+
+
+# GL interface (GLS840MI; sandbox ids, unverified).
+def interface_not_found(intn: str) -> MINok:
+    return MINok("WIN0203", f"Interface {intn} does not exist", "INTN")
+
+
+def gl_batch_not_found(key1: str) -> MINok:
+    return MINok("WGL0203", f"Key value {key1} does not exist", "KEY1")
+
+
+def gl_batch_errors(key1: str, problems: list[str]) -> MINok:
+    return MINok("WGL0310", f"Key value {key1} has errors: " + "; ".join(problems), "KEY1")
+
+
+def voucher_not_found(divi: str, yea4: int, vono: int) -> MINok:
+    return MINok("WVO0203", f"Voucher {vono} of year {yea4} does not exist in division {divi}", "VONO")

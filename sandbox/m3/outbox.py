@@ -36,6 +36,9 @@ from sandbox.m3.db import (
     OrderHead,
     OrderLine,
     OutboxMessage,
+    PurchaseHead,
+    PurchaseLine,
+    PurchaseReceipt,
     Store,
     Supplier,
 )
@@ -110,6 +113,20 @@ class BodPublisher:
         variation = self._next_variation(session, "Invoice", str(invoice.IVNO))
         xml = bods.sync_invoice(self.envelope, invoice, head, lines, variation, now)
         self._enqueue(session, "SyncInvoice", str(invoice.IVNO), variation, head.WHLO, xml)
+
+    def purchase_order(
+        self, session: Session, head: PurchaseHead, lines: Sequence[PurchaseLine], now: datetime
+    ) -> None:
+        variation = self._next_variation(session, "PurchaseOrder", head.PUNO)
+        xml = bods.sync_purchase_order(self.envelope, head, lines, variation, now)
+        self._enqueue(session, "SyncPurchaseOrder", head.PUNO, variation, head.WHLO, xml)
+
+    def receive_delivery(
+        self, session: Session, repn: int, whlo: str, receipts: Sequence[PurchaseReceipt], now: datetime
+    ) -> None:
+        variation = self._next_variation(session, "ReceiveDelivery", str(repn))
+        xml = bods.sync_receive_delivery(self.envelope, repn, whlo, receipts, variation, now)
+        self._enqueue(session, "SyncReceiveDelivery", str(repn), variation, whlo, xml)
 
     # Master data.
     def customer_party_master(

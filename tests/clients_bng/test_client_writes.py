@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 
 from clients.bng.client import BngClient
 from clients.bng.errors import BngAmbiguousWriteError
-from clients.bng.models import OrderStatus, OrderStatusUpdate
+from clients.bng.models import (
+    JournalStatus,
+    JournalStatusUpdate,
+    OrderStatus,
+    OrderStatusUpdate,
+    PurchaseOrderStatus,
+    PurchaseOrderStatusUpdate,
+    SupplierInvoiceStatus,
+    SupplierInvoiceStatusUpdate,
+)
 
 ORDER = {
     "OrderID": "BNG-1",
@@ -64,3 +73,28 @@ async def test_a_read_whose_answer_is_lost_is_read_again() -> None:
     async with client([status(504), status(200)], seen) as bng:
         await bng.get_order("BNG-1")
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("lost", [status(504), timeout], ids=["504", "timeout"])
+@pytest.mark.parametrize(
+    "put_status",
+    [
+        lambda bng: bng.set_purchase_order_status(
+            "PO-1", PurchaseOrderStatusUpdate(Status=PurchaseOrderStatus.PLACED, ExternalID="2000001")
+        ),
+        lambda bng: bng.set_supplier_invoice_status(
+            "SI-1", SupplierInvoiceStatusUpdate(Status=SupplierInvoiceStatus.POSTED, ExternalID="4100012")
+        ),
+        lambda bng: bng.set_journal_status("JE-1", JournalStatusUpdate(Status=JournalStatus.POSTED)),
+    ],
+    ids=["purchase-order", "supplier-invoice", "journal"],
+)
+async def test_a_status_put_whose_answer_is_lost_is_not_resent(
+    lost: Callable[[httpx.Request], httpx.Response],
+    put_status: Callable[[BngClient], Awaitable[object]],
+) -> None:
+    seen: list[httpx.Request] = []
+    async with client([lost, status(200)], seen) as bng:
+        with pytest.raises(BngAmbiguousWriteError):
+            await put_status(bng)
+    assert [(request.method, request.url.path.rsplit("/", 1)[-1]) for request in seen] == [("PUT", "status")]

@@ -211,10 +211,10 @@ def test_doctype_and_entities_are_refused(xml: bytes) -> None:
 
 
 def test_unknown_noun_and_verb_are_unsupported() -> None:
-    noun = fixture("SyncSalesOrder").replace(b"SyncSalesOrder", b"SyncPurchaseOrder")
+    noun = fixture("SyncSalesOrder").replace(b"SyncSalesOrder", b"SyncAdvanceShipNotice")
     with pytest.raises(UnsupportedBodError) as info:
         parse_bod(noun)
-    assert (info.value.verb, info.value.noun) == ("Sync", "PurchaseOrder")
+    assert (info.value.verb, info.value.noun) == ("Sync", "AdvanceShipNotice")
     with pytest.raises(UnsupportedBodError, match="verb Process"):
         parse_bod(fixture("SyncSalesOrder").replace(b"SyncSalesOrder", b"ProcessSalesOrder"))
     with pytest.raises(UnsupportedBodError, match="unknown BOD verb"):

@@ -67,7 +67,16 @@ def map_order(order: dict[str, Any]) -> Any:
 
 
 def test_all_packaged_maps_load() -> None:
-    entities = ("customer", "inventory", "order", "product", "supplier")
+    entities = (
+        "customer",
+        "inventory",
+        "journal",
+        "order",
+        "product",
+        "purchase_order",
+        "supplier",
+        "supplier_invoice",
+    )
     directions = {name.rsplit(".", 1)[1] for name in available_mappings()}
     assert directions == {"bng_to_m3", "m3_to_bng"}
     assert {name.split(".")[0] for name in available_mappings()} == set(entities)

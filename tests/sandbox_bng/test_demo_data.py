@@ -11,6 +11,7 @@ from sandbox.bng.demo_data import (
     demo_products,
     demo_vendors,
     make_demo_orders,
+    make_demo_purchase_orders,
 )
 
 
@@ -70,3 +71,19 @@ def test_demo_vendors_are_unlinked_and_complete() -> None:
         "VEND-3002": ("USD", "Active"),
         "VEND-3003": ("SEK", "Inactive"),
     }
+    # M3's TEPY has 3 characters: the terms must fit it for m3bng to create the M3 supplier.
+    assert all(vendor.PaymentTerms and len(vendor.PaymentTerms) <= 3 for vendor in vendors.values())
+
+
+def test_demo_purchase_orders_are_deterministic_and_for_active_vendors() -> None:
+    orders = make_demo_purchase_orders(20, seed=5)
+    vendors = {vendor.VendorID: vendor for vendor in demo_vendors()}
+
+    assert orders == make_demo_purchase_orders(20, seed=5)
+    assert [order.PurchaseOrderID for order in orders[:2]] == ["PO-40001", "PO-40002"]
+    assert {order.VendorID for order in orders} == {"VEND-3001", "VEND-3002"}
+    for order in orders:
+        assert order.Currency == vendors[order.VendorID].Currency
+        assert 1 <= len(order.Lines) <= 3
+        assert all(line.SKU in M3_SKUS and line.Quantity > 0 for line in order.Lines)
+        assert len({line.LineNumber for line in order.Lines}) == len(order.Lines)

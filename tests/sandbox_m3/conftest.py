@@ -144,3 +144,81 @@ def receiver(admin: httpx.Client) -> Iterator[tuple[BodReceiver, str]]:
         url = f"{server.url}/ims/v3/multipartMessage"
         yield bods, url
         admin.post("/config", json={"bod_endpoint": None})
+
+
+# Procure-to-pay helpers (PPS370MI, MHS850MI, APS450MI).
+SUPPLIER = "S000000001"
+
+
+def v2_error(client: httpx.Client, program: str, transaction: str, **fields: str) -> dict[str, Any]:
+    """A single v2 call that M3 refuses: its error keys (HTTP 400)."""
+    response = client.get(f"/v2/execute/{program}/{transaction}", params=fields)
+    assert response.status_code == 400, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def add_supplier(client: httpx.Client, suno: str = SUPPLIER, stat: str = "20") -> str:
+    v2_record(
+        client,
+        "CRS620MI",
+        "AddSupplier",
+        SUNO=suno,
+        SUNM=f"Supplier {suno}",
+        SUTY="0",
+        CSCD="DE",
+        LNCD="DE",
+        CUCD="EUR",
+        STAT=stat,
+    )
+    return suno
+
+
+def place_po(
+    client: httpx.Client,
+    lines: list[tuple[int, str, str, str]],
+    suno: str = SUPPLIER,
+    yre1: str = "BNG-PO-1",
+    finish: bool = True,
+) -> tuple[str, str]:
+    """PPS370MI StartEntry/AddHead/AddLine(PNLI, ITNO, ORQA, PUPR).../FinishEntry; (MSGN, PUNO)."""
+    msgn = v2_record(client, "PPS370MI", "StartEntry", BAOR="BNG")["MSGN"]
+    head = {"MSGN": msgn, "FACI": "100", "WHLO": "300", "SUNO": suno, "DWDT": "20260301", "YRE1": yre1}
+    puno = v2_record(client, "PPS370MI", "AddHead", **head)["PUNO"]
+    for pnli, itno, orqa, pupr in lines:
+        fields = {"MSGN": msgn, "PUNO": puno, "PNLI": str(pnli), "ITNO": itno, "ORQA": orqa, "PUPR": pupr}
+        v2_record(client, "PPS370MI", "AddLine", **fields)
+    if finish:
+        v2_record(client, "PPS370MI", "FinishEntry", MSGN=msgn)
+    return msgn, puno
+
+
+def receive_po(
+    client: httpx.Client, puno: str, lines: list[tuple[int, str, str]], pmsn: str = "GR-1", sudo: str = "DN-1"
+) -> str:
+    """MHS850MI AddWhsHead/AddWhsLine(PNLI, ITNO, RVQA).../PrcWhsTran; the MSGN."""
+    head = {"WHLO": "300", "QLFR": "20", "E0PA": "BNG", "E0PB": "BNG", "E065": "RECEIPT", "PMSN": pmsn}
+    msgn = v2_record(client, "MHS850MI", "AddWhsHead", **head)["MSGN"]
+    for pnli, itno, rvqa in lines:
+        v2_record(
+            client,
+            "MHS850MI",
+            "AddWhsLine",
+            WHLO="300",
+            MSGN=msgn,
+            QLFR="20",
+            RIDN=puno,
+            RIDL=str(pnli),
+            ITNO=itno,
+            RVQA=rvqa,
+            SUDO=sudo,
+        )
+    v2_record(client, "MHS850MI", "PrcWhsTran", MSGN=msgn)
+    return msgn
+
+
+def v2_records(client: httpx.Client, program: str, transaction: str, **fields: str) -> list[dict[str, str]]:
+    response = client.get(f"/v2/execute/{program}/{transaction}", params={**fields, "righttrim": "true"})
+    assert response.status_code == 200, response.text
+    records: list[dict[str, str]] = response.json()["results"][0]["records"]
+    return records

@@ -1,4 +1,4 @@
-"""``/api/v1/orders``: orders, M3's status updates and invoices, and payments."""
+"""``/api/v1/orders``: orders, M3's status updates and invoices, payments and their refunds."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from clients.bng.models import Invoice, Order, OrderStatus, OrderStatusUpdate, Payment
+from clients.bng.models import Invoice, Order, OrderStatus, OrderStatusUpdate, Payment, Refund
 from sandbox.bng.api.deps import ApiClient, PagingParams, api_dependencies, idempotent, json
+from sandbox.bng.errors import not_found
 from sandbox.bng.state import Sandbox
-from sandbox.bng.store import ORDER, PAYMENT, Page, PaymentCapture
+from sandbox.bng.store import ORDER, PAYMENT, REFUND, Page, PaymentCapture, RefundRequest
 
 router = APIRouter(prefix="/orders", tags=["orders"], dependencies=api_dependencies)
 
@@ -76,4 +77,35 @@ async def capture_payment(
 async def list_payments(sandbox: Sandbox, order_id: str) -> JSONResponse:
     sandbox.store.require(ORDER, order_id)
     page = sandbox.store.list_documents(PAYMENT, page_size=500, parent=order_id)
+    return json({"items": page.items})
+
+
+@router.post("/{order_id}/payments/{payment_id}/refunds", status_code=201, response_model=Refund)
+async def refund_payment(
+    request: Request,
+    sandbox: Sandbox,
+    client: ApiClient,
+    order_id: str,
+    payment_id: str,
+    refund: RefundRequest,
+) -> JSONResponse:
+    """Refund (part of) a payment; emits payment.refunded with the refund as data.
+
+    A known RefundID on the same payment with the same amount is a replay (200). Refunds beyond
+    the captured amount are refused (409); a payment refunded in full becomes Refunded.
+    """
+
+    def action() -> tuple[int, object]:
+        body, created = sandbox.store.refund_payment(order_id, payment_id, refund)
+        return (201 if created else 200), body
+
+    return await idempotent(request, sandbox, client, action)
+
+
+@router.get("/{order_id}/payments/{payment_id}/refunds")
+async def list_refunds(sandbox: Sandbox, order_id: str, payment_id: str) -> JSONResponse:
+    sandbox.store.require(ORDER, order_id)
+    if sandbox.store.require(PAYMENT, payment_id)["OrderID"] != order_id:
+        raise not_found(PAYMENT, payment_id)
+    page = sandbox.store.list_documents(REFUND, page_size=500, parent=payment_id)
     return json({"items": page.items})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
@@ -245,7 +246,7 @@ def lst_addresses(ctx: Context, record: Record) -> list[Row]:
 
 # Search.
 SEARCH_FIELDS = ("CUNO", "CUNM", "MAIL", "PONO", "PHNO", "TOWN")
-_TERM = re.compile(r'\s*([A-Za-z0-9]+)\s*:\s*(?:"([^"]*)"|([^\s"]+))\s*')
+_TERM = re.compile(r"""\s*([A-Za-z0-9]+)\s*:\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))\s*""")
 _AND = re.compile(r"AND(?:\s+|$)", re.IGNORECASE)
 
 
@@ -254,20 +255,25 @@ class SearchTerm:
     field: str
     value: str
     prefix: bool
+    # The table searched (PPS200MI/SearchHead reuses the parser over MPHEAD).
+    model: type[Any] = Customer
 
     def condition(self) -> ColumnElement[bool]:
-        column = func.lower(getattr(Customer, self.field))
+        column = func.lower(getattr(self.model, self.field))
         if not self.prefix:
             return column == self.value.lower()
         escaped = self.value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return column.like(f"{escaped}%", escape="\\")
 
 
-def parse_search_query(query: str) -> list[SearchTerm]:
+def parse_search_query(
+    query: str, fields: tuple[str, ...] = SEARCH_FIELDS, model: type[Any] = Customer
+) -> list[SearchTerm]:
     """The supported subset of M3's search syntax:
 
-    ``FIELD:value`` terms joined by `` AND `` (any case); FIELD is one of CUNO, CUNM, MAIL, PONO,
-    PHNO, TOWN; the value may be in double quotes (then it may hold blanks); a trailing ``*`` makes
+    ``FIELD:value`` terms joined by `` AND `` (any case); FIELD is one of `fields` (for customers
+    CUNO, CUNM, MAIL, PONO, PHNO, TOWN); the value may be in double or single quotes (then it may
+    hold blanks); a trailing ``*`` makes
     it a prefix match. Matching ignores case and compares the whole field. Examples:
     ``CUNM:velo*``, ``MAIL:"anna@example.com" AND PONO:10119``.
     """
@@ -278,16 +284,16 @@ def parse_search_query(query: str) -> list[SearchTerm]:
         if match is None:
             raise messages.invalid_search_query(f"expected FIELD:value at position {position + 1}")
         field = match.group(1).upper()
-        if field not in SEARCH_FIELDS:
+        if field not in fields:
             raise messages.invalid_search_query(
-                f"field {match.group(1)} cannot be searched, use {', '.join(SEARCH_FIELDS)}"
+                f"field {match.group(1)} cannot be searched, use {', '.join(fields)}"
             )
-        value = match.group(2) if match.group(2) is not None else match.group(3)
+        value = next(group for group in match.group(2, 3, 4) if group is not None)
         prefix = value.endswith("*")
         value = value.rstrip("*") if prefix else value
         if not value and not prefix:
             raise messages.invalid_search_query(f"no value for {field}")
-        terms.append(SearchTerm(field, value, prefix))
+        terms.append(SearchTerm(field, value, prefix, model))
         position = match.end()
         if position == len(query):
             return terms

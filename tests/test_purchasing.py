@@ -1,0 +1,288 @@
+"""Purchase orders end to end: BNG webhook -> M3 PO (PPS370MI) -> changes, receipts, status back.
+
+Everything goes through the real entry points: the BNG sandbox emits signed webhooks to the
+receiver, the M3 sandbox answers MI calls and publishes BODs to /ims, the workflows run on the
+Temporal dev server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from tests.conftest import Stack
+from tests.documents import (
+    bng_get,
+    bng_post,
+    committed_calls,
+    decide,
+    lose_answers,
+    lost,
+    m3_admin,
+    view,
+    wait_for,
+    wait_until,
+)
+from workflows.documents import DocumentStage, DocumentType
+from workflows.models import SkipStep
+
+PO = DocumentType.PURCHASE_ORDER
+
+
+# A vendor M3 can take as a supplier (the demo vendors' NET30 does not fit M3's 3-character TEPY).
+VENDOR = "VEND-P2P-1"
+
+
+def purchase_order(po_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "PurchaseOrderID": po_id,
+        "VendorID": VENDOR,
+        "OrderDate": "2026-11-24T09:00:00Z",
+        "RequestedDeliveryDate": "2026-12-04",
+        "Currency": "EUR",
+        "Warehouse": "300",
+        "Lines": [
+            {"LineNumber": 1, "SKU": "TYRE-28", "Quantity": "40", "UnitPrice": "8.50"},
+            {"LineNumber": 2, "SKU": "TUBE-28", "Quantity": "100", "UnitPrice": "2.10"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def new_id(prefix: str = "PO") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+async def ensure_vendor(stack: Stack, vendor_id: str = VENDOR) -> None:
+    response = await stack.bng.post(
+        "/api/v1/vendors",
+        json={
+            "VendorID": vendor_id,
+            "Name": "Reifen Nord GmbH",
+            "Address": {"Line1": "Hafenstrasse 3", "City": "Bremen", "PostalCode": "28195", "Country": "DE"},
+            "Currency": "EUR",
+        },
+    )
+    assert response.status_code in (201, 409), response.text
+
+
+async def place(stack: Stack, body: dict[str, Any]) -> str:
+    await ensure_vendor(stack, body["VendorID"])
+    await bng_post(stack, "/api/v1/purchase-orders", body)
+    placed = await wait_for(stack, PO, body["PurchaseOrderID"], DocumentStage.PLACED, DocumentStage.CONFIRMED)
+    assert placed.m3_number
+    return placed.m3_number
+
+
+async def m3_po(stack: Stack, puno: str) -> dict[str, Any]:
+    return dict(await m3_admin(stack, f"/purchase-orders/{puno}"))
+
+
+async def receive(stack: Stack, po_id: str, receipt_id: str, *lines: tuple[int, str, str]) -> None:
+    await bng_post(
+        stack,
+        f"/api/v1/purchase-orders/{po_id}/receipts",
+        {
+            "ReceiptID": receipt_id,
+            "PurchaseOrderID": po_id,
+            "Warehouse": "300",
+            "ReceivedAt": "2026-11-26T10:00:00Z",
+            "DeliveryNote": f"DN-{receipt_id}",
+            "Lines": [{"LineNumber": n, "SKU": sku, "Quantity": qty} for n, sku, qty in lines],
+        },
+    )
+
+
+def line(po: dict[str, Any], pnli: int) -> dict[str, Any]:
+    return next(row for row in po["lines"] if int(row["PNLI"]) == pnli)
+
+
+async def test_purchase_order_is_placed_in_m3_and_bng_learns_the_m3_number(stack: Stack) -> None:
+    po_id = new_id()
+    puno = await place(stack, purchase_order(po_id))
+
+    po = await m3_po(stack, puno)
+    assert po["head"]["YRE1"] == po_id
+    assert po["head"]["WHLO"] == "300"
+    assert [(int(row["PNLI"]), row["ITNO"], Decimal(row["ORQA"])) for row in po["lines"]] == [
+        (1, "TYRE-28", Decimal(40)),
+        (2, "TUBE-28", Decimal(100)),
+    ]
+    bng = await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Placed")
+    assert bng["ExternalID"] == puno
+    current = await view(stack, PO, po_id)
+    assert current.details["supplier"]
+    steps = [entry.step for entry in current.timeline]
+    assert steps[:5] == ["Received", "Validated", "SupplierReady", "Placed", "Status to BNG"]
+
+    # The supplier confirms in M3: SyncPurchaseOrder, and BNG shows it.
+    await stack.m3.post(f"/_sandbox/purchase-orders/{puno}/advance")
+    await wait_for(stack, PO, po_id, DocumentStage.CONFIRMED)
+    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Confirmed")
+
+
+async def wait_until_bng(stack: Stack, po_id: str, check: Any, timeout: float = 30) -> dict[str, Any]:
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    body: dict[str, Any] = {}
+    while asyncio.get_running_loop().time() < deadline:
+        body = await bng_get(stack, f"/api/v1/purchase-orders/{po_id}")
+        if check(body):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"BNG PO {po_id} never matched; last: {body}")
+
+
+async def test_goods_receipts_are_posted_once_and_the_po_goes_to_received(stack: Stack) -> None:
+    po_id = new_id()
+    puno = await place(stack, purchase_order(po_id))
+
+    await receive(stack, po_id, f"GR{uuid.uuid4().hex[:8]}", (1, "TYRE-28", "15"))
+    await wait_for(stack, PO, po_id, DocumentStage.PARTLY_RECEIVED)
+    bng = await wait_until_bng(stack, po_id, lambda body: body["Status"] == "PartlyReceived")
+    assert Decimal(bng["Lines"][0]["ReceivedQuantity"]) == 15
+
+    await receive(stack, po_id, f"GR{uuid.uuid4().hex[:8]}", (1, "TYRE-28", "25"), (2, "TUBE-28", "100"))
+    await wait_for(stack, PO, po_id, DocumentStage.FULLY_RECEIVED)
+    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Received")
+    po = await m3_po(stack, puno)
+    assert Decimal(line(po, 1)["RVQA"]) == 40
+    assert Decimal(line(po, 2)["RVQA"]) == 100
+    assert len({r["REPN"] for r in po["receipts"]}) >= 2
+
+
+async def test_a_redelivered_goods_receipt_is_posted_once(stack: Stack) -> None:
+    po_id = new_id()
+    puno = await place(stack, purchase_order(po_id))
+    receipt_id = f"GR{uuid.uuid4().hex[:8]}"
+    await lose_answers(stack, "MHS850MI", "AddWhsHead", "AddWhsLine", "PrcWhsTran")
+
+    await receive(stack, po_id, receipt_id, (1, "TYRE-28", "10"))
+    await wait_until(stack, PO, po_id, lambda v: any(e.step == "Receipt posted to M3" for e in v.timeline))
+
+    for transaction in ("AddWhsHead", "AddWhsLine", "PrcWhsTran"):
+        assert await lost(stack, "MHS850MI", transaction), f"{transaction} never lost its answer"
+    heads = [
+        c
+        for c in await committed_calls(stack, "MHS850MI", "AddWhsHead")
+        if c["record"].get("PMSN") == receipt_id
+    ]
+    assert len(heads) == 1
+    po = await m3_po(stack, puno)
+    assert Decimal(line(po, 1)["RVQA"]) == 10
+
+
+async def test_lost_answers_while_placing_make_one_po(stack: Stack) -> None:
+    po_id = new_id()
+    await lose_answers(stack, "PPS370MI", "StartEntry", "AddHead", "AddLine", "FinishEntry")
+
+    puno = await place(stack, purchase_order(po_id))
+
+    for transaction in ("AddHead", "AddLine", "FinishEntry"):
+        assert await lost(stack, "PPS370MI", transaction), f"{transaction} never lost its answer"
+    mine = [po for po in await m3_admin(stack, "/purchase-orders") if po.get("YRE1") == po_id]
+    assert [po["PUNO"] for po in mine] == [puno]
+    po = await m3_po(stack, puno)
+    assert len(po["lines"]) == 2
+
+
+async def test_buyer_changes_apply_while_m3_allows_them(stack: Stack) -> None:
+    po_id = new_id()
+    puno = await place(stack, purchase_order(po_id))
+    await lose_answers(stack, "PPS200MI", "UpdLine", "AddLine", "DltLine")
+
+    changed = purchase_order(
+        po_id,
+        Lines=[
+            {"LineNumber": 1, "SKU": "TYRE-28", "Quantity": "60", "UnitPrice": "8.40"},
+            {"LineNumber": 2, "SKU": "TUBE-28", "Quantity": "100", "UnitPrice": "2.10", "Cancelled": True},
+            {"LineNumber": 3, "SKU": "CHAIN-9S", "Quantity": "12", "UnitPrice": "11.00"},
+        ],
+    )
+    response = await stack.bng.patch(f"/api/v1/purchase-orders/{po_id}", json={"Lines": changed["Lines"]})
+    assert response.status_code == 200, response.text
+
+    await wait_until(stack, PO, po_id, lambda v: any(e.step == "M3 PO changed" for e in v.timeline))
+    po = await m3_po(stack, puno)
+    assert Decimal(line(po, 1)["ORQA"]) == 60
+    assert Decimal(line(po, 1)["PUPR"]) == Decimal("8.40")
+    assert line(po, 2)["PUSL"] == "99"
+    assert line(po, 3)["ITNO"] == "CHAIN-9S"
+    added = [
+        c for c in await committed_calls(stack, "PPS200MI", "AddLine") if c["record"].get("PUNO") == puno
+    ]
+    assert len(added) == 1
+
+
+async def test_a_change_m3_no_longer_allows_parks_with_m3s_reason(stack: Stack) -> None:
+    po_id = new_id()
+    await place(stack, purchase_order(po_id))
+    await receive(stack, po_id, f"GR{uuid.uuid4().hex[:8]}", (1, "TYRE-28", "30"))
+    await wait_for(stack, PO, po_id, DocumentStage.PARTLY_RECEIVED)
+
+    lines = purchase_order(po_id)["Lines"]
+    lines[0]["Quantity"] = "20"  # below the 30 received
+    response = await stack.bng.patch(f"/api/v1/purchase-orders/{po_id}", json={"Lines": lines})
+    assert response.status_code == 200, response.text
+
+    parked = await wait_for(stack, PO, po_id, DocumentStage.NEEDS_ATTENTION)
+    assert parked.attention is not None
+    assert parked.attention.kind == "m3_business_error"
+    assert parked.attention.m3_program == "PPS200MI"
+    assert parked.attention.step == "change purchase order in M3"
+    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "OnHold")
+
+    await decide(stack, PO, po_id, SkipStep(reason="keep the received quantity"))
+    await wait_for(stack, PO, po_id, DocumentStage.PARTLY_RECEIVED)
+    body = await wait_until_bng(stack, po_id, lambda body: body["Status"] == "PartlyReceived")
+    assert "not applied" in (body.get("StatusReason") or "")
+
+
+async def test_cancelling_an_open_po_deletes_its_lines_in_m3(stack: Stack) -> None:
+    po_id = new_id()
+    puno = await place(stack, purchase_order(po_id))
+
+    response = await stack.bng.post(f"/api/v1/purchase-orders/{po_id}/cancel")
+    assert response.status_code == 200, response.text
+
+    await wait_for(stack, PO, po_id, DocumentStage.CANCELLED)
+    po = await m3_po(stack, puno)
+    assert {row["PUSL"] for row in po["lines"]} == {"99"}
+    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Cancelled")
+
+
+async def test_cancelling_a_received_po_is_refused_by_m3_and_parks(stack: Stack) -> None:
+    po_id = new_id()
+    await place(stack, purchase_order(po_id))
+    await receive(stack, po_id, f"GR{uuid.uuid4().hex[:8]}", (1, "TYRE-28", "5"))
+    await wait_for(stack, PO, po_id, DocumentStage.PARTLY_RECEIVED)
+
+    response = await stack.bng.post(f"/api/v1/purchase-orders/{po_id}/cancel")
+    assert response.status_code == 200, response.text
+
+    parked = await wait_for(stack, PO, po_id, DocumentStage.NEEDS_ATTENTION)
+    assert parked.attention is not None
+    assert parked.attention.step == "cancel purchase order in M3"
+    assert parked.attention.m3_transaction == "DltLine"
+    assert parked.attention.actions == ["retry", "skip"]
+
+
+async def test_an_unknown_item_parks_the_po_and_a_fix_places_it(stack: Stack) -> None:
+    po_id = new_id()
+    body = purchase_order(po_id)
+    body["Lines"][1]["SKU"] = "NO-SUCH-ITEM"
+    await ensure_vendor(stack)
+    await bng_post(stack, "/api/v1/purchase-orders", body)
+
+    parked = await wait_for(stack, PO, po_id, DocumentStage.NEEDS_ATTENTION)
+    assert parked.attention is not None and parked.attention.step == "check items"
+
+    from workflows.models import FixPayload
+
+    fixed = purchase_order(po_id)
+    await decide(stack, PO, po_id, FixPayload(payload=fixed, reason="right SKU"))
+    placed = await wait_for(stack, PO, po_id, DocumentStage.PLACED, DocumentStage.CONFIRMED)
+    assert placed.m3_number

@@ -1,0 +1,36 @@
+"""One translator for every workflow: why an activity could not do its work, as an operator reads it."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+
+with workflow.unsafe.imports_passed_through():
+    from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR, M3ErrorDetail
+    from workflows.models import Attention, FieldIssue
+
+
+def attention_for(error: ActivityError, step: str) -> Attention:
+    """Why an activity could not do its work, as an operator reads it."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == M3_BUSINESS_ERROR:
+        detail = M3ErrorDetail.model_validate(cause.details[0])
+        return Attention(
+            kind="m3_business_error",
+            summary=f"M3 {detail.program}/{detail.transaction} {detail.code}: {detail.message}",
+            issues=[FieldIssue(field=detail.field or "", message=detail.message)],
+            m3_program=detail.program,
+            m3_transaction=detail.transaction,
+            m3_code=detail.code,
+            step=step,
+        )
+    if isinstance(cause, ApplicationError) and cause.type == BNG_BUSINESS_ERROR:
+        return Attention(kind="bng_business_error", summary=f"BNG: {cause.message}", step=step)
+    if isinstance(cause, ApplicationError) and cause.type == INVALID_RECORD:
+        return Attention(kind="invalid_payload", summary=cause.message, step=step)
+    # Retried for the whole window: M3 or BNG (or the workers) were down all that time.
+    gave_up = error.retry_state in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED)
+    if gave_up and not (isinstance(cause, ApplicationError) and cause.non_retryable):
+        summary = f"{step}: M3 or BNG kept failing for the whole retry window"
+        return Attention(kind="outage", summary=f"{summary} ({cause or error})", step=step)
+    return Attention(kind="unexpected", summary=f"{step}: {cause or error}", step=step)
