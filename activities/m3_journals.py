@@ -157,15 +157,11 @@ class M3JournalActivities:
     @activity.defn
     @auto_heartbeat
     async def post_payment_gl(self, data: PaymentGlInput) -> PaymentGl:
-        """The GL side of a BNG payment posted to M3 AR, as the setting ``payment_gl`` says.
-
-        ``m3_ar_batch``: nothing to do, M3 books the payment batch itself (ARS040MI batch
-        accounting). ``gl_journal``: post a clearing journal (debit BANK, credit CARD-CLEARING)
-        through GLS840MI, exactly once like any journal (KEY1 ``batch_key("P", PaymentID)``).
+        """The clearing journal of a BNG payment (setting ``payment_gl`` = ``gl_journal``): debit BANK,
+        credit CARD-CLEARING through GLS840MI, exactly once like any journal (KEY1 ``batch_key("P",
+        PaymentID)``). With ``m3_ar_batch`` the workflow does not call this: M3 books the payment
+        batch itself (ARS040MI batch accounting).
         """
-        route = self._c.settings.payment_gl
-        if route == "m3_ar_batch":
-            return PaymentGl(route=route)
         journal = {
             "JournalID": data.payment_id,
             "JournalDate": data.payment_date.isoformat(),
@@ -205,7 +201,7 @@ class M3JournalActivities:
                 lines=check.lines,
             )
         )
-        return PaymentGl(route=route, posted=posted)
+        return PaymentGl(route="gl_journal", posted=posted)
 
     async def _post(self, data: PostJournalInput) -> PostedJournal:
         key1 = data.key1

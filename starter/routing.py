@@ -114,7 +114,12 @@ async def _start_order(router: Router, order_id: str, payload: dict[str, Any], w
     try:
         await router.client.start_workflow(
             OrderToCashWorkflow.run,
-            OrderToCashInput(bng_order_id=order_id, payload=payload, webhook_id=webhook_id),
+            OrderToCashInput(
+                bng_order_id=order_id,
+                payload=payload,
+                webhook_id=webhook_id,
+                payment_gl=router.settings.payment_gl,
+            ),
             id=workflow_id,
             task_queue=router.settings.task_queue,
             # A redelivery while the order runs joins it (never two running). After a completed

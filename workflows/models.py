@@ -49,6 +49,9 @@ class OrderToCashInput(BaseModel):
     retry_window: timedelta = timedelta(hours=12)
     # How long a partly paid invoice waits for the rest before the order parks as underpaid.
     payment_wait: timedelta = timedelta(days=14)
+    # The payment's GL side (settings.payment_gl): M3's own from the ARS040MI batch, or a clearing
+    # journal m3bng posts through GLS840MI as well.
+    payment_gl: Literal["m3_ar_batch", "gl_journal"] = "m3_ar_batch"
 
 
 class FieldIssue(BaseModel):

@@ -100,6 +100,7 @@ class OrderToCashWorkflow:
         self._call: ActivityOptions = {**SYSTEM_CALL, "schedule_to_close_timeout": data.retry_window}
         self._notice: ActivityOptions = {**SYSTEM_CALL, "schedule_to_close_timeout": NOTICE_WINDOW}
         self._payment_wait = data.payment_wait
+        self._payment_gl_route = data.payment_gl
         self._view = OrderView(bng_order_id=data.bng_order_id, stage=Stage.RECEIVED)
         self._m3_events: list[M3OrderEvent] = []
         self._seen_bods: set[str] = set()
@@ -449,6 +450,9 @@ class OrderToCashWorkflow:
 
     async def _payment_gl(self, posting: PostPaymentInput, payment: PaymentCaptured) -> None:
         """The payment's GL side: M3's own (ARS040MI) or a clearing journal (setting payment_gl)."""
+        if self._payment_gl_route == "m3_ar_batch":
+            self._log("Payment GL", "the GL posting is M3's: ARS040MI batch accounting", "info")
+            return
         gl = await self._attempt(
             "payment GL",
             lambda data: workflow.execute_activity_method(

@@ -93,6 +93,8 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         self._whlo = ""
         self._lines: dict[int, PurchaseOrderLineState] = {}
         self._pushed: tuple[PurchaseOrderStatus, dict[int, Decimal]] | None = None
+        # Supplier-invoice workflows waiting for a receipt on this PO: told when one is posted.
+        self._waiting_invoices: set[str] = set()
 
     # ---------------------------------------------------------------- the process
 
@@ -353,6 +355,7 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             "Receipt posted to M3",
             f"{receipt.ReceiptID}: MHS850MI message {posted.msgn}, receipt no. {numbers}",
         )
+        await self._tell_waiting_invoices()
 
     async def _refuse_receipt(self, event: GoodsReceiptEvent, summary: str) -> None:
         decision = await self._park(
@@ -369,6 +372,14 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             self._receipts.insert(0, GoodsReceiptEvent(webhook_id=event.webhook_id, payload=decision.payload))
         else:
             self._log("Receipt not posted", f"{summary}: {decision.reason}", "info")
+
+    async def _tell_waiting_invoices(self) -> None:
+        for workflow_id in sorted(self._waiting_invoices):
+            try:
+                await workflow.get_external_workflow_handle(workflow_id).signal("recheck")
+            except Exception as error:  # the invoice finished meanwhile (e.g. an operator rejected it)
+                self._log("Invoice not told", f"{workflow_id}: {error}", "info")
+        self._waiting_invoices.clear()
 
     # ---------------------------------------------------------------- M3's status
 
@@ -474,6 +485,11 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         if not keys & self._seen:
             self._seen |= keys
             self._receipts.append(event)
+
+    @workflow.signal
+    def invoice_waiting(self, workflow_id: str) -> None:
+        """A supplier invoice on this PO waits for goods: it is told when the next receipt is posted."""
+        self._waiting_invoices.add(workflow_id)
 
     @workflow.signal
     def m3_po_event(self, event: M3PurchaseOrderEvent) -> None:

@@ -38,7 +38,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.attention import attention_for
     from workflows.document_workflow import Cancelled, DocumentWorkflow
-    from workflows.documents import DocumentResult, DocumentStage, DocumentType, SupplierInvoiceInput
+    from workflows.documents import (
+        DocumentResult,
+        DocumentStage,
+        DocumentType,
+        SupplierInvoiceInput,
+        document_workflow_id,
+    )
     from workflows.models import AcceptSuggestion, Attention, FieldIssue, FixPayload, Suggestion
 
 T = TypeVar("T")
@@ -237,11 +243,22 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             if suggestion.kind == "wait_for_receipt":
                 waiting_until = workflow.now() + self._receipt_wait
                 self._set_stage(DocumentStage.WAITING_FOR_RECEIPT, suggestion.summary)
+                await self._ask_to_be_told(prepared)
                 continue
             reason = f"Rejected: {suggestion.summary}"
             self._set_stage(DocumentStage.REJECTED, reason, outcome="info")
             await self._tell(SupplierInvoiceStatus.REJECTED, reason)
             return None
+
+    async def _ask_to_be_told(self, prepared: _Prepared) -> None:
+        """Ask each PO's workflow to signal ``recheck`` when it posts the next goods receipt."""
+        me = workflow.info().workflow_id
+        for bng_po_id in sorted({line.PurchaseOrderID for line in prepared.invoice.Lines}):
+            po_workflow = document_workflow_id(DocumentType.PURCHASE_ORDER, bng_po_id)
+            try:
+                await workflow.get_external_workflow_handle(po_workflow).signal("invoice_waiting", me)
+            except Exception as error:  # the PO is closed: the timer alone rechecks
+                self._log("PO not told", f"{po_workflow}: {error}", "info")
 
     async def _wait_for_receipt(self, result: MatchResult) -> None:
         self._recheck = False
