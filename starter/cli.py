@@ -1,6 +1,6 @@
 """``m3bng``: the command line for running the demo and operating orders.
 
-m3bng demo [--orders 12]              start the embedded stack and run the demo
+m3bng demo [--orders 12] [--purchase-orders 3]   start the embedded stack and run the demo
 m3bng orders list [--stage NeedsAttention] [--json]
 m3bng orders show BNG-10001 [--json]  stage and timeline of one order
 m3bng orders fix BNG-10001 --payload fixed.json   corrected data for the parked step (the order,
@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=12)
     demo.add_argument("--timeout", type=float, default=240.0)
     demo.add_argument("--m3-step-seconds", type=float, default=1.0, help="M3 sandbox status clock")
+    demo.add_argument(
+        "--purchase-orders",
+        type=int,
+        default=3,
+        help="demo POs for procure-to-pay after the orders (0: skip)",
+    )
 
     orders = commands.add_parser("orders", help="find and operate orders").add_subparsers(
         dest="action", required=True
@@ -153,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return asyncio.run(
             run_demo(
-                settings, orders=args.orders, timeout=args.timeout, lifecycle_seconds=args.m3_step_seconds
+                settings,
+                orders=args.orders,
+                timeout=args.timeout,
+                lifecycle_seconds=args.m3_step_seconds,
+                purchase_orders=args.purchase_orders,
             )
         )
     if args.command == "sync":

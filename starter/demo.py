@@ -26,6 +26,7 @@ from clients.bng.client import BngClient
 from clients.temporal_connection import connect
 from sandbox.bng.demo_data import make_demo_orders
 from settings import Settings
+from starter.demo_p2p import P2POutcome, print_p2p_summary, run_p2p
 from starter.schedules import ensure_reconcile_schedules
 from starter.secrets import with_demo_secrets
 from starter.stack import TEMPORAL_UI_PORT, EmbeddedStack
@@ -162,7 +163,9 @@ def print_summary(console: Console, outcome: DemoOutcome, restarts: Mapping[str,
     console.print("Timelines:   m3bng orders show <BNG order id>")
 
 
-async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle_seconds: float) -> int:
+async def run_demo(
+    settings: Settings, *, orders: int, timeout: float, lifecycle_seconds: float, purchase_orders: int = 3
+) -> int:
     settings = with_demo_secrets(settings)  # var/secrets.env, for every process of the stack
     # A pipe or CI log gets a fixed wide table instead of rich's 80-column default.
     console = Console(width=None if sys.stdout.isatty() else 150)
@@ -187,9 +190,15 @@ async def run_demo(settings: Settings, *, orders: int, timeout: float, lifecycle
             order_ids = await place_orders(bng, orders)
             console.print(f"Placed {len(order_ids)} orders in BNG; following them through M3…")
             outcome = await follow(client, bng, order_ids, timeout, console)
+            # Procure-to-pay and finance (starter/demo_p2p.py): POs, receipts, invoices, a journal.
+            p2p: P2POutcome | None = None
+            if purchase_orders > 0:
+                p2p = await run_p2p(client, bng, purchase_orders, timeout, console)
         print_summary(console, outcome, stack.restarts)
+        if p2p is not None:
+            print_p2p_summary(console, p2p)
         if os.environ.get("CI", "").lower() == "true":
-            return 0 if outcome.all_paid else 1
+            return 0 if outcome.all_paid and (p2p is None or p2p.complete) else 1
         console.print("[bold]The stack stays up for exploring. Ctrl-C stops it.[/]")
         while True:
             stack.check_alive()

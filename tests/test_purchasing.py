@@ -206,6 +206,8 @@ async def test_buyer_changes_apply_while_m3_allows_them(stack: Stack) -> None:
     assert response.status_code == 200, response.text
 
     await wait_until(stack, PO, po_id, lambda v: any(e.step == "M3 PO changed" for e in v.timeline))
+    for transaction in ("UpdLine", "AddLine", "DltLine"):
+        assert await lost(stack, "PPS200MI", transaction), f"{transaction} never lost its answer"
     po = await m3_po(stack, puno)
     assert Decimal(line(po, 1)["ORQA"]) == 60
     assert Decimal(line(po, 1)["PUPR"]) == Decimal("8.40")
@@ -286,3 +288,35 @@ async def test_an_unknown_item_parks_the_po_and_a_fix_places_it(stack: Stack) ->
     await decide(stack, PO, po_id, FixPayload(payload=fixed, reason="right SKU"))
     placed = await wait_for(stack, PO, po_id, DocumentStage.PLACED, DocumentStage.CONFIRMED)
     assert placed.m3_number
+
+
+async def test_a_lost_answer_on_bngs_status_update_changes_it_once(stack: Stack) -> None:
+    po_id = new_id()
+    response = await stack.bng.post(
+        "/_sandbox/faults",
+        json={
+            "method": "PUT",
+            "path_prefix": f"/api/v1/purchase-orders/{po_id}/status",
+            "status": 504,
+            "count": 1,
+            "after_commit": True,
+        },
+    )
+    assert response.status_code in (200, 201), response.text
+
+    await place(stack, purchase_order(po_id))
+
+    await wait_until(
+        stack, PO, po_id, lambda v: any(e.detail == "Placed" for e in v.timeline if e.step == "Status to BNG")
+    )
+    assert (await stack.bng.get("/_sandbox/faults")).json() == [], "the answer was never lost"
+    assert (await view(stack, PO, po_id)).attention is None
+    events = (
+        await stack.bng.get("/_sandbox/webhooks", params={"type": "purchaseorder.status_changed"})
+    ).json()
+    placed = [
+        e
+        for e in events
+        if e["payload"]["data"]["PurchaseOrderID"] == po_id and e["payload"]["data"]["Status"] == "Placed"
+    ]
+    assert len(placed) == 1
