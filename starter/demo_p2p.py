@@ -63,6 +63,7 @@ STAGE_STYLE = {
 }
 TYPE_LABEL = {PO: "purchase order", INVOICE: "supplier invoice", JOURNAL: "GL journal"}
 CLI_NOUN = {PO: "po", INVOICE: "invoices", JOURNAL: "journals"}
+M3_LABEL = {PO: "M3 PO", INVOICE: "M3 invoice batch", JOURNAL: "GLS840MI KEY1"}
 
 FIRST_PO_NUMBER = 40001
 FIRST_JOURNAL_NUMBER = 50001
@@ -398,6 +399,7 @@ async def run_p2p(client: Client, bng: BngClient, count: int, timeout: float, co
     started = time.monotonic()
     await demo.start()
     po_ids = ", ".join(po.PurchaseOrderID for po in plan.purchase_orders)
+    console.print()
     console.print(
         f"Raised {len(plan.purchase_orders)} purchase orders in BNG ({po_ids}) and journal "
         f"{plan.journal.JournalID}; following them through M3…"
@@ -457,23 +459,28 @@ def print_p2p_summary(console: Console, outcome: P2POutcome) -> None:
     for doc in outcome.documents.values():
         view = doc.view
         stage = "refused by BNG" if doc.failed else (view.stage.value if view else "not started")
-        m3 = f"M3 {view.m3_number}" if view and view.m3_number else "no M3 number"
-        note = ""
-        if doc.kind == JOURNAL and view and view.stage == DocumentStage.POSTED:
-            posted = [entry.detail for entry in view.timeline if entry.step == DocumentStage.POSTED.value]
-            note = f" — {posted[-1]}" if posted else ""
-        if doc.bng_id in outcome.accepted:
-            note = f" — price difference accepted: {outcome.accepted[doc.bng_id]}"
-        if view and view.attention:
-            note = f" — parked: {view.attention.summary}"
-        if doc.failed:
-            note = f" — {doc.failed}"
+        m3 = f"{M3_LABEL[doc.kind]} {view.m3_number}" if view and view.m3_number else ""
         style = "green" if doc.done else "red"
-        console.print(
-            f"  {TYPE_LABEL[doc.kind]:<16} {doc.bng_id:<10} [{style}]{stage:<16}[/] {m3}{escape(note)}"
-        )
-    for kind in (PO, INVOICE, JOURNAL):
-        first = next((doc.bng_id for doc in outcome.of(kind)), None)
-        if first:
-            console.print(f"Look closer: m3bng {CLI_NOUN[kind]} show {first}")
-    console.print(f'Temporal UI: {temporal_ui_link(PO)}   (or DocumentType="supplier_invoice", "journal")')
+        console.print(f"  {TYPE_LABEL[doc.kind]:<16} {doc.bng_id:<10} [{style}]{stage:<16}[/] {m3}")
+        notes = []
+        if doc.kind == JOURNAL and view and view.stage == DocumentStage.POSTED:
+            notes += [entry.detail for entry in view.timeline if entry.step == DocumentStage.POSTED.value][
+                -1:
+            ]
+        if doc.bng_id in outcome.accepted:
+            notes.append(f"price difference accepted by the operator: {outcome.accepted[doc.bng_id]}")
+        if view and view.attention:
+            notes.append(f"parked: {view.attention.summary}")
+        if doc.failed:
+            notes.append(doc.failed)
+        for note in notes:
+            console.print(f"    {escape(note)}")
+    examples = {kind: next((doc.bng_id for doc in outcome.of(kind)), None) for kind in (PO, INVOICE, JOURNAL)}
+    examples[INVOICE] = next(iter(outcome.accepted), examples[INVOICE])  # the one with a story
+    for kind, bng_id in examples.items():
+        if bng_id:
+            console.print(f"Look closer: m3bng {CLI_NOUN[kind]} show {bng_id}")
+    console.print(f"Temporal UI: {temporal_ui_link(PO)}")
+    console.print(
+        '             (or DocumentType="supplier_invoice", "journal"; DocumentStage="NeedsAttention")'
+    )

@@ -84,22 +84,6 @@ async def m3_admin(stack: Stack, path: str) -> Any:
     return response.json()
 
 
-async def lose_answers(stack: Stack, program: str, *transactions: str, count: int = 1) -> None:
-    """The M3 sandbox commits the next call(s) and then answers 504: the answer is lost."""
-    for transaction in transactions:
-        response = await stack.m3.post(
-            "/_sandbox/faults",
-            json={
-                "program": program,
-                "transaction": transaction,
-                "status": 504,
-                "count": count,
-                "after_commit": True,
-            },
-        )
-        assert response.status_code == 200, response.text
-
-
 async def committed_calls(stack: Stack, program: str, transaction: str) -> list[dict[str, Any]]:
     """Calls M3 carried out (answered or not): a write here happened in M3."""
     return [c for c in await stack.m3_calls(program, transaction) if c["outcome"] in ("ok", "lost_answer")]

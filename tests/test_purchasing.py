@@ -17,13 +17,13 @@ from tests.documents import (
     bng_post,
     committed_calls,
     decide,
-    lose_answers,
     lost,
     m3_admin,
     view,
     wait_for,
     wait_until,
 )
+from tests.test_exactly_once import lose_answers
 from workflows.documents import DocumentStage, DocumentType
 from workflows.models import SkipStep
 

@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from tests.conftest import Stack
-from tests.documents import bng_get, bng_post, committed_calls, decide, lose_answers, lost, m3_admin, wait_for
+from tests.documents import bng_get, bng_post, committed_calls, decide, lost, m3_admin, wait_for
+from tests.test_exactly_once import lose_answers
 from tests.test_purchasing import VENDOR, m3_po, new_id, place, purchase_order, receive, wait_until_bng
 from workflows.documents import DocumentStage, DocumentType
 from workflows.models import AcceptSuggestion

@@ -7,6 +7,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR, M3ErrorDetail
+    from activities.m3_items import ItemProblem
     from workflows.models import Attention, FieldIssue
 
 
@@ -34,3 +35,16 @@ def attention_for(error: ActivityError, step: str) -> Attention:
         summary = f"{step}: M3 or BNG kept failing for the whole retry window"
         return Attention(kind="outage", summary=f"{summary} ({cause or error})", step=step)
     return Attention(kind="unexpected", summary=f"{step}: {cause or error}", step=step)
+
+
+def item_problems(problems: list[ItemProblem]) -> Attention:
+    """Items M3 does not have or will not sell (MMS200MI/GetItmBasic): the document cannot be placed."""
+    return Attention(
+        kind="m3_business_error",
+        summary="; ".join(problem.message for problem in problems),
+        issues=[FieldIssue(field="ITNO", message=p.message, source="SKU") for p in problems],
+        m3_program="MMS200MI",
+        m3_transaction="GetItmBasic",
+        m3_code=problems[0].code,
+        step="check items",
+    )

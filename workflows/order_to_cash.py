@@ -39,12 +39,11 @@ with workflow.unsafe.imports_passed_through():
     from clients.bng.models import Invoice, Order, OrderStatus
     from workflows import search_attributes as sa
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
-    from workflows.attention import attention_for
+    from workflows.attention import attention_for, item_problems
     from workflows.models import (
         M3_STATUS_STAGES,
         Attention,
         CancelOrder,
-        FieldIssue,
         FixPayload,
         InvoiceInfo,
         M3OrderEvent,
@@ -184,19 +183,7 @@ class OrderToCashWorkflow:
             )
         )
         if items.problems:
-            raise _NeedsAttention(
-                Attention(
-                    kind="m3_business_error",
-                    summary="; ".join(problem.message for problem in items.problems),
-                    issues=[
-                        FieldIssue(field="ITNO", message=p.message, source="SKU") for p in items.problems
-                    ],
-                    m3_program="MMS200MI",
-                    m3_transaction="GetItmBasic",
-                    m3_code=items.problems[0].code,
-                    step="check items",
-                )
-            )
+            raise _NeedsAttention(item_problems(items.problems))
 
         await self._create_m3_order(customer.cuno, transformed.head, transformed.lines)
         return order

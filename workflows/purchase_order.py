@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.transform_purchasing import PurchasingTransforms, TransformInput
     from clients.bng.models import GoodsReceipt, PurchaseOrder, PurchaseOrderStatus
     from workflows import search_attributes as sa
-    from workflows.attention import attention_for
+    from workflows.attention import attention_for, item_problems
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import (
         DocumentInput,
@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         PurchaseOrderChange,
         PurchaseOrderLineState,
     )
-    from workflows.models import Attention, FieldIssue, FixPayload, SkipStep
+    from workflows.models import Attention, FixPayload, SkipStep
 
 T = TypeVar("T")
 
@@ -181,19 +181,7 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             ),
         )
         if items.problems:
-            raise _NeedsAttention(
-                Attention(
-                    kind="m3_business_error",
-                    summary="; ".join(problem.message for problem in items.problems),
-                    issues=[
-                        FieldIssue(field="ITNO", message=p.message, source="SKU") for p in items.problems
-                    ],
-                    m3_program="MMS200MI",
-                    m3_transaction="GetItmBasic",
-                    m3_code=items.problems[0].code,
-                    step="check items",
-                )
-            )
+            raise _NeedsAttention(item_problems(items.problems))
 
         placed = await self._placing(
             "place purchase order",
