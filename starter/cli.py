@@ -135,10 +135,18 @@ async def run_orders(args: argparse.Namespace, client: Client) -> int:
     except OPERATOR_CALL_ERRORS as error:
         print_failure(error, workflow_id)
         return 1
+    # A refund after the order finished cannot join its timeline: list the order's refunds here.
+    refund_query = f'{sa.BNG_ORDER_ID.name} = "{args.order_id}" AND {sa.DOCUMENT_TYPE.name} = "refund"'
+    columns = {"refund": sa.DOCUMENT_ID, "stage": sa.DOCUMENT_STAGE, "m3": sa.M3_DOCUMENT_NUMBER}
+    refunds = await find_workflows(client, refund_query, columns) if args.action == "show" else []
     if args.json:
-        print_json(view.model_dump(mode="json"))
+        print_json({**view.model_dump(mode="json"), "refunds": refunds})
     else:
         print_order(view)
+        if refunds:
+            print_rows(
+                refunds, {"refund": "Refund", "stage": "Stage", "m3": "M3 GL batch", "started": "Started"}
+            )
     return 0
 
 
