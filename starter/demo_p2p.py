@@ -116,6 +116,7 @@ class P2POutcome:
     documents: dict[str, Document]  # by workflow id
     seconds: float
     accepted: dict[str, str] = field(default_factory=dict)  # invoice id -> the suggestion's summary
+    plan: P2PPlan | None = None
 
     @property
     def complete(self) -> bool:
@@ -135,15 +136,19 @@ def _next_number(ids: list[str], prefix: str, first: int) -> int:
 
 
 def _price_rise_line(orders: list[PurchaseOrder]) -> tuple[str, int] | None:
-    """The cheapest PO line whose 3 % rise stays within what an operator may accept, if any."""
-    limit = load_match_tolerances().accept_limit.amount
-    lines = [
-        (line.Quantity * line.UnitPrice, po.PurchaseOrderID, line.LineNumber)
-        for po in orders
-        for line in po.Lines
-    ]
-    amount, po_id, line_number = min(lines)
-    return (po_id, line_number) if amount * PRICE_RISE <= limit * Decimal("0.9") else None
+    """The cheapest PO line whose 3 % rise is beyond the price tolerance and within what an
+    operator may accept in one action (percent and amount, after rounding), if any."""
+    tolerances = load_match_tolerances()
+    tolerance, limit = tolerances.default.price, tolerances.accept_limit
+    fitting = []
+    for po in orders:
+        for line in po.Lines:
+            difference = _risen(line.UnitPrice) - line.UnitPrice
+            percent = 100 * difference / line.UnitPrice if line.UnitPrice else Decimal(0)
+            amount = difference * line.Quantity
+            if tolerance.percent < percent <= limit.percent and amount <= limit.amount * Decimal("0.9"):
+                fitting.append((line.Quantity * line.UnitPrice, po.PurchaseOrderID, line.LineNumber))
+    return min(fitting)[1:] if fitting else None
 
 
 def _risen(price: Decimal) -> Decimal:
@@ -411,7 +416,9 @@ async def run_p2p(client: Client, bng: BngClient, count: int, timeout: float, co
             if demo.all_settled():
                 break
             await asyncio.sleep(0.5)
-    return P2POutcome(documents=demo.documents, seconds=time.monotonic() - started, accepted=demo.accepted)
+    return P2POutcome(
+        documents=demo.documents, seconds=time.monotonic() - started, accepted=demo.accepted, plan=plan
+    )
 
 
 # ------------------------------------------------------------------------------------------ show
@@ -476,7 +483,9 @@ def print_p2p_summary(console: Console, outcome: P2POutcome) -> None:
         for note in notes:
             console.print(f"    {escape(note)}")
     examples = {kind: next((doc.bng_id for doc in outcome.of(kind)), None) for kind in (PO, INVOICE, JOURNAL)}
-    examples[INVOICE] = next(iter(outcome.accepted), examples[INVOICE])  # the one with a story
+    if outcome.plan is not None:  # the PO and invoice with a story
+        po_id = outcome.plan.price_rise[0]
+        examples[PO], examples[INVOICE] = po_id, outcome.plan.invoice_ids[po_id]
     for kind, bng_id in examples.items():
         if bng_id:
             console.print(f"Look closer: m3bng {CLI_NOUN[kind]} show {bng_id}")
