@@ -30,7 +30,7 @@ from workflows.models import SkipStep
 PO = DocumentType.PURCHASE_ORDER
 
 
-# A vendor M3 can take as a supplier (the demo vendors' NET30 does not fit M3's 3-character TEPY).
+# A vendor of these tests only: its first PO creates its M3 supplier (CRS620MI/AddSupplier).
 VENDOR = "VEND-P2P-1"
 
 
