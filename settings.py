@@ -28,7 +28,24 @@ class Settings(BaseSettings):
     temporal_tls_client_key: Path | None = None
     task_queue: str = "m3bng"
     # AES-GCM key (base64, 32 bytes) that encrypts workflow payloads at rest; none = plain JSON.
+    # The single-key form: with payload_keys set it only decodes (what it encrypted before).
     payload_key: SecretStr | None = None
+    # Key ring for rotation: "id1:base64,id2:base64" or a JSON object {"id1": "base64", ...},
+    # oldest first. Every key decodes the payloads that name its id; the encrypting key is
+    # payload_encryption_key_id, or the last (newest) one. No default: unset = no ring.
+    payload_keys: SecretStr | None = None
+    payload_encryption_key_id: str | None = None
+    # Codec server for the Temporal UI (/codec/decode, /codec/encode on the receiver), served
+    # only when payloads are encrypted. codec_secret (no default; at least 32 characters) is
+    # accepted as the path segment /codec/<secret>/... (the embedded UI cannot send headers) or
+    # as "Authorization: Bearer <secret>" (CLI --codec-auth, a proxy). With codec_oauth_* set, a
+    # production UI's --ui-codec-pass-access-token JWT is accepted too.
+    codec_secret: SecretStr = SecretStr("")
+    codec_cors_origins: list[str] = ["http://localhost:8233", "http://127.0.0.1:8233"]
+    codec_oauth_issuer: str | None = None
+    codec_oauth_audience: str | None = None
+    codec_oauth_jwks_url: str | None = None
+    codec_oauth_algorithms: list[str] = ["RS256"]
 
     # M3: everything about the tenant comes from the .ionapi file.
     m3_ionapi: Path = Path("var/m3.ionapi")
@@ -105,10 +122,29 @@ class Settings(BaseSettings):
     ims_oauth_algorithms: list[str] = ["RS256"]
     ims_oauth_leeway_seconds: int = Field(default=30, ge=0)
 
+    # Which environment this is (e.g. "test", "production"): the map overlays under
+    # mapping/overlays/<environment>/ apply, where a map declares a field overridable. Unset: the
+    # maps exactly as declared. See `m3bng maps`.
+    environment: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+
     # Cross-reference store.
     database_url: str = Field(
         default="sqlite:///var/m3bng.db", validation_alias=AliasChoices("DATABASE_URL", "M3BNG_DATABASE_URL")
     )
+
+    # Prometheus metrics: the receiver serves GET /metrics on its own port, the worker on this
+    # one (0 = no endpoint). Both want "Authorization: Bearer <metrics_token>"; no token set
+    # means every scrape is refused (the demo generates one).
+    metrics_token: SecretStr = SecretStr("")
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=8703, ge=0, le=65535)
+    # Loopback port of the Temporal SDK's own exporter, which the worker's endpoint appends
+    # (0 = any free port).
+    worker_sdk_metrics_port: int = Field(default=0, ge=0, le=65535)
+    # How often the worker reads Temporal's visibility for the parked/stalled gauges, and how
+    # many running items per kind it looks at.
+    metrics_fleet_every_seconds: float = Field(default=30.0, gt=0)
+    metrics_fleet_scan_limit: int = Field(default=200, ge=1)
 
     log_level: str = "INFO"
 
@@ -168,13 +204,24 @@ def receiver_problems(settings: Settings) -> list[str]:
         if not settings.ims_oauth_jwks_url and not settings.ims_oauth_jwks_file:
             jwks = f"{_env('ims_oauth_jwks_url')} or {_env('ims_oauth_jwks_file')}"
             problems.append(f"{jwks} is not set (IMS auth mode oauth)")
-    return problems
+    return problems + metrics_token_problems(settings)
+
+
+def metrics_token_problems(settings: Settings) -> list[str]:
+    token = settings.metrics_token.get_secret_value()
+    if token and (len(token) < MIN_SHARED_SECRET_LENGTH or not token.isascii() or not token.isprintable()):
+        return [
+            f"{_env('metrics_token')} is malformed: "
+            f"must be at least {MIN_SHARED_SECRET_LENGTH} printable ASCII characters"
+        ]
+    return []
 
 
 def worker_problems(settings: Settings) -> list[str]:
-    if settings.bng_client_secret.get_secret_value() or settings.bng_api_key:
-        return []
-    return [f"{_env('bng_client_secret')} is not set (nor {_env('bng_api_key')})"]
+    problems = metrics_token_problems(settings)
+    if not (settings.bng_client_secret.get_secret_value() or settings.bng_api_key):
+        problems.append(f"{_env('bng_client_secret')} is not set (nor {_env('bng_api_key')})")
+    return problems
 
 
 def check_receiver_settings(settings: Settings) -> None:

@@ -8,11 +8,13 @@ import sys
 
 import structlog
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.connections import Connections
 from activities.registry import all_activities
 from clients.logging import configure_logging
+from clients.metrics_server import MetricsServer, fleet_loop, free_loopback_port, sdk_runtime
 from clients.temporal_connection import connect
 from settings import Settings, exit_unless_valid, get_settings
 from workflows.journal import JournalWorkflow
@@ -48,8 +50,16 @@ async def run(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM. Started before Temporal or the database, it waits for them
     (connect, upgrade_schema) instead of exiting."""
     log = structlog.get_logger("worker")
+    metrics = start_metrics(settings)
     client = await connect(settings)
     connections = Connections.from_settings(settings)
+    fleet = asyncio.create_task(
+        fleet_loop(
+            client,
+            every_seconds=settings.metrics_fleet_every_seconds,
+            scan_limit=settings.metrics_fleet_scan_limit,
+        )
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,8 +69,39 @@ async def run(settings: Settings) -> None:
             log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
             await stop.wait()
     finally:
+        fleet.cancel()
         await connections.aclose()
+        if metrics is not None:
+            metrics.stop()
     log.info("worker stopped")
+
+
+def start_metrics(settings: Settings) -> MetricsServer | None:
+    """The worker's /metrics (``worker_metrics_port``), with the Temporal SDK's exporter behind it.
+
+    Before the first Temporal client, which then uses the runtime with the exporter. A port that
+    is taken is logged and the worker runs without its endpoint: the work matters more.
+    """
+    log = structlog.get_logger("worker")
+    if not settings.worker_metrics_port:
+        return None
+    sdk_port = settings.worker_sdk_metrics_port or free_loopback_port()
+    Runtime.set_default(sdk_runtime(sdk_port), error_if_already_set=False)
+    server = MetricsServer(
+        settings.worker_metrics_host,
+        settings.worker_metrics_port,
+        settings.metrics_token.get_secret_value(),
+        sdk_port,
+    )
+    try:
+        server.start()
+    except OSError as error:
+        log.error("worker metrics endpoint not started", port=settings.worker_metrics_port, error=str(error))
+        return None
+    if not settings.metrics_token.get_secret_value():
+        log.warning("M3BNG_METRICS_TOKEN is not set: every scrape of the worker's /metrics is refused")
+    log.info("worker metrics", url=server.url)
+    return server
 
 
 def main() -> int:

@@ -22,13 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from activities.models import FieldIssue
 from mapping.engine import apply_mapping
 from mapping.finance import GlSettings, RefundPosting, load_gl_settings
 from mapping.fixed_width import FixedWidthError, FixedWidthLayout, load_gl_layout
 from mapping.loader import load_lookups, load_mapping
 from mapping.spec import LookupTables, MappingSpec
 from mapping.values import as_text, is_empty, parse_date
-from workflows.models import FieldIssue
 
 JOURNAL_MAP = "journal.bng_to_m3"
 JOURNAL_PREFIX = "J"

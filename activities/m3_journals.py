@@ -130,6 +130,7 @@ class M3JournalActivities:
     # ---------------------------------------------------------------- validation
 
     @activity.defn
+    @auto_heartbeat
     async def check_gl_document(self, data: CheckJournalInput) -> JournalCheck:
         """Validate a journal or a refund against the declared maps and build its GLS840MI batch.
 

@@ -7,10 +7,16 @@ import dataclasses
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from clients.payload_codec import EncryptionCodec
+from clients.payload_codec import (
+    EncryptionCodec,
+    PayloadKeyError,
+    decode_key,
+    legacy_key_id,
+    parse_payload_keys,
+)
 from clients.startup import Patience
 from settings import Settings
 
@@ -18,12 +24,52 @@ from settings import Settings
 _NOT_UP = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
+def payload_codec(settings: Settings) -> EncryptionCodec | None:
+    """The key ring of ``payload_keys`` (plus the single ``payload_key``, decode-only beside a
+    ring), or None when payloads are not encrypted. A malformed setting raises PayloadKeyError
+    naming the env variable, never the key."""
+    keys: dict[str, bytes] = {}
+    if settings.payload_key is not None:
+        try:
+            single = decode_key(settings.payload_key.get_secret_value())
+        except PayloadKeyError as error:
+            raise PayloadKeyError(f"M3BNG_PAYLOAD_KEY: {error}") from None
+        keys[legacy_key_id(single)] = single
+    if settings.payload_keys is not None:
+        try:
+            ring = parse_payload_keys(settings.payload_keys.get_secret_value())
+        except PayloadKeyError as error:
+            raise PayloadKeyError(f"M3BNG_PAYLOAD_KEYS: {error}") from None
+        if clash := set(ring) & set(keys):
+            raise PayloadKeyError(f"M3BNG_PAYLOAD_KEYS: key id {clash.pop()!r} is M3BNG_PAYLOAD_KEY's id")
+        keys.update(ring)  # after the single key: the newest of the ring encrypts by default
+    if not keys:
+        if settings.payload_encryption_key_id:
+            raise PayloadKeyError("M3BNG_PAYLOAD_ENCRYPTION_KEY_ID is set but no payload key is")
+        return None
+    encrypt_with = settings.payload_encryption_key_id or None
+    if encrypt_with is not None and encrypt_with not in keys:
+        raise PayloadKeyError(
+            f"M3BNG_PAYLOAD_ENCRYPTION_KEY_ID: {encrypt_with!r} is not among the key ids {sorted(keys)}"
+        )
+    return EncryptionCodec(keys, encrypt_with=encrypt_with)
+
+
 def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic models as JSON, encrypted when a payload key is configured."""
-    if settings.payload_key is None:
+    """Pydantic models as JSON, encrypted when a payload key is configured.
+
+    Encrypted, failures carry their message and stack trace as an encoded (so encrypted)
+    attribute too: M3 and BNG error texts are not stored in plaintext. A client with this same
+    converter reads them back as usual (``error.cause.message``, the ``status`` query).
+    """
+    codec = payload_codec(settings)
+    if codec is None:
         return pydantic_data_converter
-    codec = EncryptionCodec.from_base64(settings.payload_key.get_secret_value())
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:

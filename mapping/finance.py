@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ConfigDict, Field
 
-from mapping.loader import MAPS_DIR, parse_file
+from mapping.loader import load_declared, parse_file
 from mapping.spec import SpecModel
 
 GL_SETTINGS_FILE = "gl_settings.yaml"
@@ -83,7 +83,7 @@ class MatchTolerances(SpecModel):
 
 @cache
 def load_gl_settings() -> GlSettings:
-    return load_gl_settings_file(MAPS_DIR / GL_SETTINGS_FILE)
+    return load_declared(GL_SETTINGS_FILE, GlSettings)
 
 
 def load_gl_settings_file(path: str | Path) -> GlSettings:
@@ -92,7 +92,7 @@ def load_gl_settings_file(path: str | Path) -> GlSettings:
 
 @cache
 def load_match_tolerances() -> MatchTolerances:
-    return load_match_tolerances_file(MAPS_DIR / MATCH_TOLERANCES_FILE)
+    return load_declared(MATCH_TOLERANCES_FILE, MatchTolerances)
 
 
 def load_match_tolerances_file(path: str | Path) -> MatchTolerances:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mapping.loader import MAPS_DIR, parse_file
+from mapping.loader import load_declared, parse_file
 from mapping.spec import SpecModel
 from mapping.values import as_text, is_m3_date, parse_date, to_m3_date
 
@@ -214,7 +214,7 @@ def _read(field: FixedField, raw: str) -> Value:
 @cache
 def load_gl_layout() -> FixedWidthLayout:
     """The packaged GLS850 layout (interface BNGJOURNAL), checked."""
-    return load_layout_file(MAPS_DIR / GL_INTERFACE_FILE)
+    return load_declared(GL_INTERFACE_FILE, FixedWidthLayout)
 
 
 def load_layout_file(path: str | Path) -> FixedWidthLayout:

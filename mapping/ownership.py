@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mapping.engine import FieldError, apply_mapping
-from mapping.loader import MAPS_DIR, OWNERSHIP_FILE, load_lookups, load_mapping, parse_file
+from mapping.loader import OWNERSHIP_FILE, load_declared, load_lookups, load_mapping
 from mapping.spec import MappingSpecError, SpecModel
 from mapping.values import as_text, to_m3_number
 
@@ -93,7 +93,7 @@ class OwnershipSpec(SpecModel):
 
 @cache
 def load_ownership() -> OwnershipSpec:
-    return parse_file(MAPS_DIR / OWNERSHIP_FILE, OwnershipSpec)
+    return load_declared(OWNERSHIP_FILE, OwnershipSpec)
 
 
 def entity_spec(entity: str) -> EntitySyncSpec:

@@ -18,6 +18,7 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
+from clients import metrics
 from clients.ion import IonError, parse_multipart
 from starter.edges import require_content_type
 from starter.routing import Router, keep_dead_letter, order_event, route_bod_xml
@@ -73,6 +74,7 @@ async def receive_message(request: Request) -> ImsAck:
     except IonError as error:
         # IMS v3: 400 is "malformed message"; ION reports it instead of retrying for ever.
         raise HTTPException(status_code=400, detail=str(error)) from error
+    metrics.count_routed(EventSource.ION_BOD, routed.outcome, routed.event_type)
     if not routed.dead:
         return ImsAck(
             outcome="signalled" if routed.outcome == "signalled" else "ignored",

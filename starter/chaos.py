@@ -428,6 +428,7 @@ async def run_chaos(config: ChaosConfig, console: Console) -> tuple[ChaosFigures
         bng_port=ports.bng,
         temporal_port=ports.temporal,
         temporal_ui_port=ports.temporal_ui,
+        worker_metrics_port=free_port(),
     )
     log = RunLog()
     console.print(

@@ -13,6 +13,9 @@ m3bng po|invoices|journals|refunds list|show|fix|resume|skip|cancel ...   the sa
                                       refunds (starter/documents_cli.py)
 m3bng sync customer --full            reconcile customers (see starter/sync_cli.py for more)
 m3bng deadletter list --open          events the receiver could not route (starter/deadletter_cli.py)
+m3bng doctor [--json]                 check the configuration against M3, BNG, Temporal and the
+                                      database before go-live (starter/doctor.py)
+m3bng maps validate|diff|export|import   promote declared maps (starter/maps_cli.py)
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from temporalio.client import Client
@@ -41,7 +46,9 @@ from starter.cli_common import (
 )
 from starter.deadletter_cli import add_deadletter_parser, open_store, run_deadletter
 from starter.demo import run_demo
+from starter.doctor import run_doctor
 from starter.documents_cli import DOCUMENT_COMMANDS, add_documents_parser, run_documents
+from starter.maps_cli import add_maps_parser, run_maps
 from starter.sync_cli import add_sync_parser, run_sync
 from workflows import search_attributes as sa
 from workflows.models import CancelOrder, FixPayload, OrderView, Resume, SkipStep, order_workflow_id
@@ -81,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     add_documents_parser(commands)
     add_sync_parser(commands)
     add_deadletter_parser(commands)
+    doctor = commands.add_parser("doctor", help="check the configuration against the real systems")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    add_maps_parser(commands)
     return parser
 
 
@@ -105,15 +115,45 @@ def orders_list_query(stage: str | None) -> str:
     return f"{sa.BNG_ORDER_ID.name} IS NOT NULL AND {sa.DOCUMENT_TYPE.name} IS NULL"
 
 
+def order_age(seconds: float) -> str:
+    """How long ago an order came in, as an operator reads it: 45s, 12m, 3h 05m, 2d 04h."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m" if minutes else f"{seconds}s"
+
+
 async def run_orders(args: argparse.Namespace, client: Client) -> int:
     if args.action == "list":
-        columns = {"order_id": sa.BNG_ORDER_ID, "stage": sa.ORDER_STAGE, "m3_order": sa.M3_ORDER_NUMBER}
+        columns = {
+            "order_id": sa.BNG_ORDER_ID,
+            "stage": sa.ORDER_STAGE,
+            "m3_order": sa.M3_ORDER_NUMBER,
+            "m3_customer": sa.M3_CUSTOMER_NUMBER,
+        }
         rows = await find_workflows(client, orders_list_query(args.stage), columns)
+        now = datetime.now(UTC)
+        listed: list[dict[str, Any]] = []
+        for row in rows:
+            age = now - datetime.fromisoformat(str(row["started"]))
+            listed.append(
+                {**row, "age": order_age(age.total_seconds()), "age_seconds": int(age.total_seconds())}
+            )
         if args.json:
-            print_json(rows)
+            print_json(listed)
         else:
-            headers = {"order_id": "Order", "stage": "Stage", "m3_order": "M3 order"}
-            print_rows(rows, {**headers, "status": "Status", "started": "Started"})
+            headers = {
+                "order_id": "Order",
+                "stage": "Stage",
+                "m3_order": "M3 order",
+                "m3_customer": "M3 customer",
+            }
+            print_rows(listed, {**headers, "age": "Age", "status": "Status", "started": "Started"})
         return 0
     workflow_id = order_workflow_id(args.order_id)
     handle = client.get_workflow_handle(workflow_id)
@@ -174,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
                 purchase_orders=args.purchase_orders,
             )
         )
+    if args.command == "doctor":
+        return asyncio.run(run_doctor(settings, as_json=args.json))
+    if args.command == "maps":
+        return run_maps(args, settings)
     if args.command == "sync":
         return asyncio.run(_sync(args))
     if args.command == "deadletter":

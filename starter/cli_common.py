@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 
 from clients.temporal_connection import connect
 from settings import Settings, get_settings
+from starter.secrets import with_demo_payload_keys
 
 console = Console()
 # A person at a terminal: say that Temporal is down after a while instead of waiting for ever.
@@ -34,7 +35,7 @@ Row = dict[str, str | None]
 
 async def cli_client(settings: Settings | None = None) -> Client:
     """A Temporal client for a command; gives up after CLI_WAIT_SECONDS if Temporal is down."""
-    return await connect(settings or get_settings(), wait_seconds=CLI_WAIT_SECONDS)
+    return await connect(settings or with_demo_payload_keys(get_settings()), wait_seconds=CLI_WAIT_SECONDS)
 
 
 async def find_workflows(

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.live import Live
@@ -145,6 +146,21 @@ def _table(views: dict[str, OrderView | None], elapsed: float) -> Table:
     return table
 
 
+# The Temporal UI's workflow list, filtered by a visibility query (the same queries as the CLI's).
+UI_VIEWS: dict[str, str] = {
+    "orders": 'WorkflowType="OrderToCashWorkflow"',
+    "parked orders": 'OrderStage="NeedsAttention"',
+    "parked documents": 'DocumentStage="NeedsAttention"',
+    "sync records": 'WorkflowType="EntitySyncWorkflow"',
+    "parked records": 'SyncState="NeedsAttention"',
+}
+
+
+def temporal_ui_query_link(query: str, port: int = TEMPORAL_UI_PORT) -> str:
+    """A link to the Temporal UI's workflow list with ``query`` already in its search box."""
+    return f"http://localhost:{port}/namespaces/default/workflows?query={quote(query)}"
+
+
 def print_summary(console: Console, outcome: DemoOutcome, restarts: Mapping[str, int] | None = None) -> None:
     stages = Counter(view.stage.value if view else "not started" for view in outcome.views.values())
     console.print()
@@ -158,8 +174,13 @@ def print_summary(console: Console, outcome: DemoOutcome, restarts: Mapping[str,
     if restarts:
         restarted = ", ".join(f"{name} {count}x" for name, count in sorted(restarts.items()))
         console.print(f"[yellow]Restarted after dying unexpectedly:[/] {restarted}   (logs in var/logs/)")
-    ui = f"http://localhost:{TEMPORAL_UI_PORT}/namespaces/default/workflows"
-    console.print(f'Temporal UI: {ui}   (search e.g. OrderStage="Paid")')
+    console.print("Temporal UI:")
+    for name, query in UI_VIEWS.items():
+        console.print(f"  {name + ':':<18}{temporal_ui_query_link(query)}", soft_wrap=True)
+    console.print(
+        "  (columns: 'Configure Columns' in the list adds BngOrderId, OrderStage, M3OrderNumber...; "
+        "see README)"
+    )
     console.print("Timelines:   m3bng orders show <BNG order id>")
 
 

@@ -29,6 +29,7 @@ from clients.ion.bod_models import PurchaseOrderBod, ReceiveDeliveryBod
 from starter.routed import Routed, Router, dead, key, signal
 from storage import document_links
 from workflows import search_attributes as sa
+from workflows import summaries
 from workflows.documents import (
     DocumentInput,
     DocumentStage,
@@ -118,7 +119,13 @@ async def route_document_webhook(router: Router, event: WebhookEvent, webhook_id
         reason = await signal(router.client, workflow_id, PurchaseOrderWorkflow.goods_received, receipt)
     if reason:
         return dead(event.type, reason, business_key=po_id, workflow_id=workflow_id)
-    log.info("purchase order signalled", type=event.type, workflow_id=workflow_id, webhook_id=webhook_id)
+    log.info(
+        "purchase order signalled",
+        type=event.type,
+        workflow_id=workflow_id,
+        bng_id=po_id,
+        webhook_id=webhook_id,
+    )
     return Routed(outcome="signalled", workflow_id=workflow_id)
 
 
@@ -132,6 +139,7 @@ async def _start(router: Router, start: _Start, bng_id: str, event: WebhookEvent
     order_id = event.data.get("OrderID")
     if start.document_type == DocumentType.REFUND and isinstance(order_id, str):
         attributes.append(SearchAttributePair(sa.BNG_ORDER_ID, order_id))
+    summary, details = summaries.document_start(start.document_type.value, bng_id, event.data, webhook_id)
     try:
         await router.client.start_workflow(
             start.run,
@@ -143,12 +151,14 @@ async def _start(router: Router, start: _Start, bng_id: str, event: WebhookEvent
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             search_attributes=TypedSearchAttributes(attributes),
+            static_summary=summary,
+            static_details=details,
         )
     except WorkflowAlreadyStartedError:
         return Routed(
             outcome="duplicate", workflow_id=workflow_id, detail=f"{start.document_type} already processed"
         )
-    log.info("document workflow started", workflow_id=workflow_id, webhook_id=webhook_id)
+    log.info("document workflow started", workflow_id=workflow_id, bng_id=bng_id, webhook_id=webhook_id)
     return Routed(outcome="started", workflow_id=workflow_id)
 
 

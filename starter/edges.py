@@ -13,6 +13,8 @@ from fastapi import HTTPException, Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clients import metrics
+
 
 class RequestTooLargeError(HTTPException):
     """Raised from ``receive`` once a streamed body passes the limit. An HTTPException, so that
@@ -70,6 +72,34 @@ class BodyLimitMiddleware:
         # The server (uvicorn) reads and discards the rest of the body after the response, so the
         # client is not reset while it is still sending.
         await JSONResponse({"detail": error.detail}, status_code=413)(scope, receive, send)
+
+
+class EdgeMetricsMiddleware:
+    """Counts every POST to ``paths`` as received, and as rejected (by reason) when it is answered
+    with an error: the signature, IMS authentication, size and type checks all answer here.
+    Outermost, so that it also sees what BodyLimitMiddleware refuses."""
+
+    def __init__(self, app: ASGIApp, *, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or scope.get("method") != "POST" or not path.startswith(self.paths):
+            await self.app(scope, receive, send)
+            return
+        metrics.count_received(path)
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                metrics.count_rejected(path, message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        except Exception:
+            metrics.count_rejected(path, 500)
+            raise
 
 
 def _content_length(scope: Scope) -> int | None:

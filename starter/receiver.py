@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from clients.logging import configure_logging
+from clients.metrics_server import authorized, exposition
 from clients.temporal_connection import connect
 from settings import Settings, check_receiver_settings, exit_unless_valid, get_settings
-from starter import bod_inbound, webhooks
-from starter.edges import BodyLimitMiddleware
+from starter import bod_inbound, codec_server, webhooks
+from starter.edges import BodyLimitMiddleware, EdgeMetricsMiddleware
 from starter.ims_auth import ImsAuthenticator
 from starter.routing import Router
 from storage.db import make_engine, make_session_factory, upgrade_schema
@@ -45,12 +49,26 @@ def create_receiver_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.ims_auth = ims_auth
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.receiver_max_body_bytes, paths=LIMITED_PATHS)
+    # Added last, so outermost: it counts what the body limit refuses too.
+    app.add_middleware(EdgeMetricsMiddleware, paths=LIMITED_PATHS)
     app.include_router(webhooks.router)
     app.include_router(bod_inbound.router)
+    app.include_router(codec_server.router_for(settings))  # /codec: the Temporal UI's codec server
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text format, for a caller with ``Authorization: Bearer <metrics_token>``."""
+        if not authorized(request.headers.get("authorization"), settings.metrics_token.get_secret_value()):
+            return PlainTextResponse(
+                "metrics need Authorization: Bearer <M3BNG_METRICS_TOKEN>\n",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Response(exposition(None), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -59,6 +77,10 @@ if __name__ == "__main__":
     settings = get_settings()
     configure_logging(settings.log_level)
     exit_unless_valid(settings, "receiver")
+    if not settings.metrics_token.get_secret_value():
+        structlog.get_logger("receiver").warning(
+            "M3BNG_METRICS_TOKEN is not set: every scrape of the receiver's /metrics is refused"
+        )
     uvicorn.run(
         create_receiver_app(settings),
         host=settings.receiver_host,

@@ -26,6 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.master_data.m3_records import inventory_key
+from activities.master_data.models import RecordChanged
 from clients.bng.models import Payment, PaymentStatus, WebhookEvent, WebhookEventType
 from clients.ion import UnsupportedBodError, parse_bod
 from clients.ion.bod import InvoiceBod, SalesOrderBod, ShipmentBod
@@ -45,6 +46,7 @@ from starter.sync_routing import bng_key_of_m3_record, notify_change
 from storage import deadletter, xref
 from storage.models import EventSource
 from workflows import search_attributes as sa
+from workflows import summaries
 from workflows.models import (
     M3OrderEvent,
     OrderToCashInput,
@@ -54,7 +56,6 @@ from workflows.models import (
     order_workflow_id,
 )
 from workflows.order_to_cash import OrderToCashWorkflow
-from workflows.sync_models import RecordChanged
 
 log = structlog.get_logger("routing")
 
@@ -111,6 +112,8 @@ async def route_webhook(router: Router, body: bytes, webhook_id: str) -> Routed:
 
 async def _start_order(router: Router, order_id: str, payload: dict[str, Any], webhook_id: str) -> Routed:
     workflow_id = order_workflow_id(order_id)
+    # What the Temporal UI shows for the order: its id, customer, lines and amount.
+    summary, details = summaries.order_start(order_id, payload, webhook_id)
     try:
         await router.client.start_workflow(
             OrderToCashWorkflow.run,
@@ -133,11 +136,15 @@ async def _start_order(router: Router, order_id: str, payload: dict[str, Any], w
                     SearchAttributePair(sa.ORDER_STAGE, Stage.RECEIVED.value),
                 ]
             ),
+            static_summary=summary,
+            static_details=details,
         )
     except WorkflowAlreadyStartedError:
-        log.info("duplicate order webhook", workflow_id=workflow_id, webhook_id=webhook_id)
+        log.info(
+            "duplicate order webhook", workflow_id=workflow_id, bng_order_id=order_id, webhook_id=webhook_id
+        )
         return Routed(outcome="duplicate", workflow_id=workflow_id, detail="order already processed")
-    log.info("order workflow started", workflow_id=workflow_id, webhook_id=webhook_id)
+    log.info("order workflow started", workflow_id=workflow_id, bng_order_id=order_id, webhook_id=webhook_id)
     return Routed(outcome="started", workflow_id=workflow_id)
 
 
@@ -215,7 +222,14 @@ async def _notify_master_data(router: Router, event: WebhookEvent, webhook_id: s
     workflow_id = await notify_change(
         router.client, settings.task_queue, entity, bng_key, change, idle_minutes=settings.sync_idle_minutes
     )
-    log.info("master data change routed", type=event.type, workflow_id=workflow_id, webhook_id=webhook_id)
+    log.info(
+        "master data change routed",
+        type=event.type,
+        workflow_id=workflow_id,
+        entity=entity,
+        bng_key=bng_key,
+        webhook_id=webhook_id,
+    )
     return Routed(outcome="signalled", workflow_id=workflow_id)
 
 
@@ -258,7 +272,14 @@ async def route_bod(router: Router, bod: Bod) -> Routed:
         return dead(
             event.noun, reason, business_key=bng_order_id, workflow_id=workflow_id, event_id=bod.bod_id
         )
-    log.info("BOD routed", noun=event.noun, bod_id=event.bod_id, workflow_id=workflow_id)
+    log.info(
+        "BOD routed",
+        noun=event.noun,
+        bod_id=event.bod_id,
+        workflow_id=workflow_id,
+        bng_order_id=bng_order_id,
+        orno=orno,
+    )
     return Routed(outcome="signalled", workflow_id=workflow_id)
 
 

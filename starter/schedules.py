@@ -17,9 +17,9 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from activities.master_data.models import ENTITIES
 from settings import Settings
 from workflows.reconcile import ReconcileInput, ReconcileWorkflow
-from workflows.sync_models import ENTITIES
 
 
 def _schedule(settings: Settings, entity: str) -> Schedule:

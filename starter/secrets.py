@@ -25,6 +25,11 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "M3BNG_BNG_WEBHOOK_SECRET": lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "M3BNG_BNG_CLIENT_SECRET": lambda: secrets.token_urlsafe(32),
     "M3BNG_IMS_SHARED_SECRET": lambda: secrets.token_urlsafe(32),
+    # Payloads encrypted at rest, readable in the embedded UI through the receiver's codec server.
+    "M3BNG_PAYLOAD_KEYS": lambda: "demo-1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "M3BNG_CODEC_SECRET": lambda: secrets.token_urlsafe(32),
+    # Bearer token of the receiver's and the worker's /metrics.
+    "M3BNG_METRICS_TOKEN": lambda: secrets.token_urlsafe(32),
 }
 
 
@@ -43,6 +48,8 @@ def with_demo_secrets(settings: Settings, path: Path = SECRETS_FILE) -> Settings
     """``settings`` with the demo's secrets (a value set in the environment wins), exported to
     ``os.environ`` so that every child process of the embedded stack gets the same ones."""
     values = {name: os.environ.get(name) or value for name, value in load_demo_secrets(path).items()}
+    if settings.payload_key is not None or settings.payload_keys is not None:
+        values.pop("M3BNG_PAYLOAD_KEYS")  # the operator's own payload key(s) encrypt, not the demo's
     ims_secret = values["M3BNG_IMS_SHARED_SECRET"]
     os.environ.update(
         {
@@ -58,8 +65,29 @@ def with_demo_secrets(settings: Settings, path: Path = SECRETS_FILE) -> Settings
             "bng_client_secret": SecretStr(values["M3BNG_BNG_CLIENT_SECRET"]),
             "ims_shared_secret": SecretStr(ims_secret),
             "ims_auth_mode": "shared_secret",
+            "payload_keys": SecretStr(values["M3BNG_PAYLOAD_KEYS"])
+            if "M3BNG_PAYLOAD_KEYS" in values
+            else settings.payload_keys,
+            "codec_secret": SecretStr(values["M3BNG_CODEC_SECRET"]),
+            "metrics_token": SecretStr(values["M3BNG_METRICS_TOKEN"]),
         }
     )
+
+
+def with_demo_payload_keys(settings: Settings, path: Path = SECRETS_FILE) -> Settings:
+    """For operator commands run beside the embedded stack: the demo's payload keys when no key
+    is configured, so ``m3bng orders show`` reads what the demo's worker encrypted. Only for a
+    local Temporal: a configured deployment gets its keys from its own settings."""
+    local = settings.temporal_address.split(":")[0] in ("localhost", "127.0.0.1")
+    if (
+        settings.payload_key is not None
+        or settings.payload_keys is not None
+        or not local
+        or not path.exists()
+    ):
+        return settings
+    ring = _read(path).get("M3BNG_PAYLOAD_KEYS")
+    return settings.model_copy(update={"payload_keys": SecretStr(ring)}) if ring else settings
 
 
 def _read(path: Path) -> dict[str, str]:

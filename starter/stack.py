@@ -62,10 +62,13 @@ class EmbeddedStack:
     bng_port: int = BNG_PORT
     temporal_port: int = TEMPORAL_PORT
     temporal_ui_port: int = TEMPORAL_UI_PORT
+    # The worker's /metrics; None = settings.worker_metrics_port (8703 by default), 0 = none.
+    worker_metrics_port: int | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # Unexpected exits that the supervisor answered with a restart, per child.
     restarts: Counter[str] = field(default_factory=Counter)
     _commands: dict[str, list[str]] = field(default_factory=dict)
+    _envs: dict[str, dict[str, str]] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _supervisor: threading.Thread | None = None
     _gave_up: str | None = None
@@ -83,6 +86,22 @@ class EmbeddedStack:
     def receiver_url(self) -> str:
         return f"http://{self.settings.receiver_host}:{self.settings.receiver_port}"
 
+    def ui_codec_flags(self) -> list[str]:
+        """With encrypted payloads, the embedded UI decodes them through the receiver's codec
+        server; the secret is a path segment, as that UI sends no credentials (see codec_server)."""
+        secret = self.settings.codec_secret.get_secret_value()
+        if not secret or (self.settings.payload_key is None and self.settings.payload_keys is None):
+            return []
+        host = self.settings.receiver_host if self.settings.receiver_host != "0.0.0.0" else "127.0.0.1"
+        return ["--ui-codec-endpoint", f"http://{host}:{self.settings.receiver_port}/codec/{secret}"]
+
+    @property
+    def metrics_port(self) -> int:
+        """Where the worker serves /metrics (the receiver serves it on its own port)."""
+        if self.worker_metrics_port is None:
+            return self.settings.worker_metrics_port
+        return self.worker_metrics_port
+
     def log_path(self, name: str) -> Path:
         return self.var / "logs" / f"{name}.log"
 
@@ -95,8 +114,9 @@ class EmbeddedStack:
                 self.m3_port,
                 self.bng_port,
                 self.settings.receiver_port,
+                self.metrics_port,
             )
-            if _port_in_use(port)
+            if port and _port_in_use(port)
         ]
         if busy:
             raise RuntimeError(f"ports already in use: {busy}; is another m3bng stack running?")
@@ -122,6 +142,7 @@ class EmbeddedStack:
                 "--log-level",
                 "warn",
                 *sa.dev_server_flags(),
+                *self.ui_codec_flags(),
             ],
         )
         receiver = self.receiver_url
@@ -165,7 +186,11 @@ class EmbeddedStack:
         self._wait_http("bng-sandbox", f"{self.bng_url}/openapi.json")
         self._wait_port("temporal", self.temporal_port)
         self._spawn("receiver", [sys.executable, "-m", "starter.receiver"])
-        self._spawn("worker", [sys.executable, str(WORKER_SCRIPT)])
+        self._spawn(
+            "worker",
+            [sys.executable, str(WORKER_SCRIPT)],
+            env={"M3BNG_WORKER_METRICS_PORT": str(self.metrics_port)},
+        )
         self._wait_http("receiver", f"{receiver}/healthz")
         self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
         self._supervisor.start()
@@ -224,10 +249,12 @@ class EmbeddedStack:
         while not self._stopping.wait(SUPERVISE_EVERY_SECONDS):
             self.restart_dead()
 
-    def _spawn(self, name: str, command: list[str]) -> None:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         self._commands[name] = command
+        if env is not None:
+            self._envs[name] = env  # kept for a restart
         log_file = self.log_path(name).open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self._envs.get(name, {})}
         self.processes[name] = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
         log_file.close()  # the child has its own copy
 

@@ -18,13 +18,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from temporalio.client import Client
 
+from activities.master_data.models import ENTITIES, EntitySyncView, Resolution, entity_workflow_id
 from mapping.ownership import Side
 from settings import Settings
 from starter.schedules import ensure_reconcile_schedules
 from workflows import search_attributes as sa
 from workflows.master_data import EntitySyncWorkflow
 from workflows.reconcile import ReconcileInput, ReconcileReport, ReconcileWorkflow
-from workflows.sync_models import ENTITIES, EntitySyncView, Resolution, entity_workflow_id
 
 console = Console()
 

@@ -1,70 +1,48 @@
-"""Tell a record's entity workflow that the record changed, starting the workflow if need be.
-
-Used by the webhook receiver, the BOD endpoint and reconciliation, so that every change to one
-record, whatever reported it, lands in the same workflow and is applied in order.
-"""
+"""Tell a record's entity workflow that the record changed (webhooks, BODs, the CLI), with the
+workflow's summary for the Temporal UI; the mechanism is activities/master_data/entity_workflows.py."""
 
 from __future__ import annotations
 
-import asyncio
+from temporalio.client import Client
 
-from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from activities.master_data import entity_workflows
+from activities.master_data.entity_workflows import bng_key_of_m3_record
+from activities.master_data.models import RecordChanged, SyncOutcome
+from workflows import summaries
 
-from activities.master_data.sync import bng_key_for_m3
-from storage import xref
-from workflows.master_data import EntitySyncWorkflow
-from workflows.sync_models import EntitySyncInput, RecordChanged, SyncOutcome, entity_workflow_id
+__all__ = ["bng_key_of_m3_record", "notify_change", "sync_now"]
 
 
-def _start_input(entity: str, bng_key: str, change: RecordChanged, idle_minutes: float) -> EntitySyncInput:
-    return EntitySyncInput(
-        entity=entity,
-        bng_key=bng_key,
-        m3_key=change.m3_key,
-        idle_minutes=idle_minutes,
-    )
+def _start_summary(entity: str, bng_key: str, change: RecordChanged) -> tuple[str, str]:
+    source = " ".join(part for part in (change.origin.value if change.origin else "", change.reason) if part)
+    return summaries.record_start(entity, bng_key, change.m3_key, source or None)
 
 
 async def notify_change(
     client: Client, task_queue: str, entity: str, bng_key: str, change: RecordChanged, *, idle_minutes: float
 ) -> str:
     """Signal-with-start: returns as soon as Temporal has recorded the change."""
-    workflow_id = entity_workflow_id(entity, bng_key)
-    await client.start_workflow(
-        EntitySyncWorkflow.run,
-        _start_input(entity, bng_key, change, idle_minutes),
-        id=workflow_id,
-        task_queue=task_queue,
-        start_signal="record_changed",
-        start_signal_args=[change],
+    return await entity_workflows.notify_change(
+        client,
+        task_queue,
+        entity,
+        bng_key,
+        change,
+        idle_minutes=idle_minutes,
+        summary=_start_summary(entity, bng_key, change),
     )
-    return workflow_id
 
 
 async def sync_now(
     client: Client, task_queue: str, entity: str, bng_key: str, change: RecordChanged, *, idle_minutes: float
 ) -> SyncOutcome:
     """Update-with-start: waits until the record's workflow has handled the change, and says how."""
-    start = WithStartWorkflowOperation(
-        EntitySyncWorkflow.run,
-        _start_input(entity, bng_key, change, idle_minutes),
-        id=entity_workflow_id(entity, bng_key),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    return await entity_workflows.sync_now(
+        client,
+        task_queue,
+        entity,
+        bng_key,
+        change,
+        idle_minutes=idle_minutes,
+        summary=_start_summary(entity, bng_key, change),
     )
-    return await client.execute_update_with_start_workflow(
-        EntitySyncWorkflow.sync_now, change, start_workflow_operation=start
-    )
-
-
-async def bng_key_of_m3_record(sessions: sessionmaker[Session], cono: int, entity: str, m3_key: str) -> str:
-    """The BNG key (and so the workflow) of an M3 record: its link's, or the one it will get."""
-
-    def lookup() -> str | None:
-        with sessions() as session:
-            link = xref.find_link(session, entity, cono=cono, m3_key=m3_key)
-            return link.bng_key if link else None
-
-    return await asyncio.to_thread(lookup) or bng_key_for_m3(entity, m3_key)

@@ -14,6 +14,7 @@ import structlog
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
+from clients import metrics
 from clients.bng.webhooks import HEADER_ID, HEADER_TIMESTAMP, WebhookVerificationError, verify
 from starter.edges import require_content_type
 from starter.routing import Router, keep_dead_letter, route_webhook
@@ -56,6 +57,7 @@ async def bng_webhook(request: Request) -> WebhookAck:
     routing: Router = request.app.state.router
     webhook_id = request.headers[HEADER_ID]
     routed = await route_webhook(routing, body, webhook_id)
+    metrics.count_routed(EventSource.BNG_WEBHOOK, routed.outcome, routed.event_type)
     if not routed.dead:
         return WebhookAck(outcome=routed.outcome, workflow_id=routed.workflow_id, detail=routed.detail)
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}

@@ -1,4 +1,4 @@
-"""The cross-reference store: which BNG record is which M3 record, and which events were seen."""
+"""The cross-reference store: which BNG record is which M3 record, and what was last synced."""
 
 from storage.db import make_engine, make_session_factory, upgrade_schema
 from storage.models import EntityLink, EventSource, OrderXref, ReceivedEvent, RunStatus, SyncRun
@@ -14,10 +14,8 @@ from storage.xref import (
     link_order,
     links_by_bng_keys,
     links_by_m3_keys,
-    record_event,
     record_synced,
     start_run,
-    state_hash,
 )
 
 __all__ = [
@@ -40,9 +38,7 @@ __all__ = [
     "links_by_m3_keys",
     "make_engine",
     "make_session_factory",
-    "record_event",
     "record_synced",
     "start_run",
-    "state_hash",
     "upgrade_schema",
 ]

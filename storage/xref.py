@@ -13,8 +13,6 @@ so the caller's transaction stays usable.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,9 +22,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import (
     EntityLink,
-    EventSource,
     OrderXref,
-    ReceivedEvent,
     RunStatus,
     SyncRun,
     utcnow,
@@ -115,12 +111,6 @@ def links_by_bng_keys(
 # --- last synced state --------------------------------------------------------------------------
 
 
-def state_hash(state: Mapping[str, str]) -> str:
-    """sha256 (hex) of the canonical JSON of a state: sorted keys, no whitespace, UTF-8."""
-    canonical = json.dumps(dict(state), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def record_synced(
     session: Session,
     entity: str,
@@ -153,7 +143,6 @@ def record_synced(
         )
     snapshot = dict(state)
     row.synced_state = snapshot
-    row.synced_hash = state_hash(snapshot)
     row.synced_at = utcnow()
     row.version += 1
     session.flush()
@@ -269,21 +258,6 @@ def link_order(
     return row
 
 
-def record_event(session: Session, source: EventSource | str, event_id: str) -> bool:
-    """Remember a delivery; True the first time, False for a duplicate."""
-    source = EventSource(source)  # an unknown source is a bug, not a new kind of event
-    if _event_seen(session, source, event_id):
-        return False
-    try:
-        with session.begin_nested():
-            session.add(ReceivedEvent(source=source.value, event_id=event_id))
-    except IntegrityError:
-        if _event_seen(session, source, event_id):
-            return False
-        raise
-    return True
-
-
 def _existing_link(session: Session, entity: str, bng_key: str, cono: int, m3_key: str) -> EntityLink | None:
     """The row for exactly this pair, None if neither side is linked, or a conflict."""
     by_bng = _link_by_bng(session, entity, bng_key)
@@ -343,12 +317,3 @@ def _update_order(
         row.m3_temp_orno = temp_orno
     if orno is not None:
         row.m3_orno = orno
-
-
-def _event_seen(session: Session, source: EventSource, event_id: str) -> bool:
-    found = session.scalar(
-        select(ReceivedEvent.id).where(
-            ReceivedEvent.source == source.value, ReceivedEvent.event_id == event_id
-        )
-    )
-    return found is not None

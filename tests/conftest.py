@@ -27,6 +27,7 @@ from activities.connections import Connections
 from clients.bng.webhooks import build_headers
 from clients.ion import ImsParameters, encode_multipart
 from clients.m3 import M3Client, load_ionapi
+from clients.metrics_server import sdk_runtime
 from sandbox.bng.app import create_app as create_bng_app
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.m3.app import create_app as create_m3_app
@@ -46,11 +47,19 @@ BNG_CLIENT_SECRET = "test-bng-client-secret"
 # What the M3 sandbox (standing in for ION's IMS connection point) presents to /ims.
 IMS_SECRET = "test-ims-shared-secret-for-m3bng"
 IMS_AUTHORIZATION = f"Bearer {IMS_SECRET}"
+METRICS_TOKEN = "test-metrics-token-for-m3bng"
 
 
 @pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+def sdk_metrics_port() -> int:
+    """Where the Temporal SDK's Prometheus exporter of the test stack's worker listens."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(sdk_metrics_port: int) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
+        runtime=sdk_runtime(sdk_metrics_port),
         dev_server_existing_path=str(TEMPORAL_BIN),
         data_converter=pydantic_data_converter,
         search_attributes=sa.ALL,
@@ -190,6 +199,7 @@ def settings(
         bng_client_secret=SecretStr(BNG_CLIENT_SECRET),
         bng_webhook_secret=SecretStr(WEBHOOK_SECRET),
         ims_shared_secret=SecretStr(IMS_SECRET),
+        metrics_token=SecretStr(METRICS_TOKEN),
         receiver_port=receiver_port,
         database_url=f"sqlite:///{tmp_stack_dir / 'm3bng.db'}",
     )

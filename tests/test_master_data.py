@@ -13,13 +13,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
-from clients.m3.client import M3Client
-from clients.m3.errors import M3BusinessError
-from mapping.ownership import Side
-from starter.sync_routing import notify_change
-from tests.conftest import Stack
-from workflows.master_data import EntitySyncWorkflow, failure_attention
-from workflows.sync_models import (
+from activities.master_data.models import (
     EntitySyncInput,
     EntitySyncView,
     RecordChanged,
@@ -28,6 +22,12 @@ from workflows.sync_models import (
     SyncState,
     entity_workflow_id,
 )
+from clients.m3.client import M3Client
+from clients.m3.errors import M3BusinessError
+from mapping.ownership import Side
+from starter.sync_routing import notify_change
+from tests.conftest import Stack
+from workflows.master_data import EntitySyncWorkflow, failure_attention
 
 
 def unique(prefix: str) -> str:

@@ -11,13 +11,13 @@ from datetime import timedelta
 
 from temporalio.client import WorkflowExecutionStatus
 
+from activities.master_data.models import ENTITIES
 from starter.schedules import ensure_reconcile_schedules
 from storage.db import make_engine, make_session_factory
 from storage.models import SyncRun
 from tests.conftest import Stack
 from tests.test_master_data import eventually, m3_call, m3_get, m3_knobs, settled
 from workflows.reconcile import ReconcileInput, ReconcileReport, ReconcileWorkflow
-from workflows.sync_models import ENTITIES
 
 
 async def reconcile(stack: Stack, entity: str, *, fix: bool = True, page_size: int = 200) -> ReconcileReport:

@@ -48,3 +48,15 @@ def item_problems(problems: list[ItemProblem]) -> Attention:
         m3_code=problems[0].code,
         step="check items",
     )
+
+
+def failure_text(error: ActivityError) -> str:
+    """What went wrong, with every cause: Temporal's own "giving up" text hides the last attempt's error."""
+    parts: list[str] = []
+    current: BaseException | None = error.cause or error
+    while current is not None:
+        text = getattr(current, "message", None) or str(current)
+        if text and text not in parts:
+            parts.append(text)
+        current = getattr(current, "cause", None)
+    return ": ".join(parts)

@@ -17,7 +17,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from clients import metrics
     from workflows import search_attributes as sa
+    from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
     from workflows.attention import attention_for
     from workflows.documents import (
@@ -72,6 +74,7 @@ class DocumentWorkflow:
     document_type: DocumentType
 
     def _begin(self, data: DocumentInput) -> None:
+        metrics.document_started()  # replay-safe: the workflow meter records nothing on replay
         self._payload: dict[str, Any] = data.payload
         self._call: ActivityOptions = {**SYSTEM_CALL, "schedule_to_close_timeout": data.retry_window}
         self._notice: ActivityOptions = {**SYSTEM_CALL, "schedule_to_close_timeout": NOTICE_WINDOW}
@@ -126,6 +129,7 @@ class DocumentWorkflow:
         self._fix_model = fix_model
         self._view.attention = attention
         stage_before = self._view.stage
+        metrics.document_parked(stage_before.value, attention.kind)
         self._set_stage(DocumentStage.NEEDS_ATTENTION, attention.summary, outcome="error")
         await self._tell_bng_parked(attention)
         await workflow.wait_condition(lambda: self._decision is not None)
@@ -246,12 +250,14 @@ class DocumentWorkflow:
     def _set_stage(self, stage: DocumentStage, detail: str, outcome: str = "ok") -> None:
         self._view.stage = stage
         workflow.upsert_search_attributes([sa.DOCUMENT_STAGE.value_set(stage.value)])
+        metrics.stage_entered(stage.value)
         self._log(stage.value, detail, outcome)
 
     def _log(self, step: str, detail: str = "", outcome: str = "ok") -> None:
         self._view.timeline.append(
             TimelineEntry(at=workflow.now(), step=step, detail=detail, outcome=outcome)
         )
+        workflow.set_current_details(summaries.document_progress(self._view))
 
     def _result(self) -> DocumentResult:
         return DocumentResult(

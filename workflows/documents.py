@@ -13,26 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from activities.models import WORKFLOW_ID_PREFIXES, DocumentType, document_workflow_id
 from workflows.models import Attention, TimelineEntry
 
-
-class DocumentType(StrEnum):
-    PURCHASE_ORDER = "purchase_order"
-    SUPPLIER_INVOICE = "supplier_invoice"
-    JOURNAL = "journal"
-    REFUND = "refund"
-
-
-WORKFLOW_ID_PREFIXES: dict[DocumentType, str] = {
-    DocumentType.PURCHASE_ORDER: "po-",
-    DocumentType.SUPPLIER_INVOICE: "supplier-invoice-",
-    DocumentType.JOURNAL: "journal-",
-    DocumentType.REFUND: "refund-",
-}
-
-
-def document_workflow_id(document_type: DocumentType, bng_id: str) -> str:
-    return f"{WORKFLOW_ID_PREFIXES[document_type]}{bng_id}"
+__all__ = ["WORKFLOW_ID_PREFIXES", "DocumentType", "document_workflow_id"]
 
 
 class DocumentStage(StrEnum):

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from clients.bng.models import Journal, JournalStatus
     from workflows import search_attributes as sa
+    from workflows import summaries
     from workflows.attention import attention_for
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import DocumentInput, DocumentResult, DocumentStage, DocumentType
@@ -72,7 +73,10 @@ class GlPostingWorkflow(DocumentWorkflow):
             check = await self._must(
                 "check",
                 lambda data: workflow.execute_activity_method(
-                    M3JournalActivities.check_gl_document, data, **self._call
+                    M3JournalActivities.check_gl_document,
+                    data,
+                    **self._call,
+                    summary=summaries.check_gl_document(data),
                 ),
                 CheckJournalInput(kind=self.kind, payload=self._payload, revision=self._revision),
             )
@@ -117,7 +121,10 @@ class GlPostingWorkflow(DocumentWorkflow):
             self._batch_sent = True
             try:
                 return await workflow.execute_activity_method(
-                    M3JournalActivities.post_gl_journal, data, **self._call
+                    M3JournalActivities.post_gl_journal,
+                    data,
+                    **self._call,
+                    summary=summaries.post_gl_journal(data),
                 )
             except ActivityError as error:
                 attention = _with_line_issues(attention_for(error, "post to M3"))
@@ -211,14 +218,20 @@ class JournalWorkflow(GlPostingWorkflow):
 
     async def _push_status(self, data: PushJournalStatusInput) -> bool:
         return await workflow.execute_activity_method(
-            BngJournalActivities.push_journal_status_to_bng, data, **self._notice
+            BngJournalActivities.push_journal_status_to_bng,
+            data,
+            **self._notice,
+            summary=summaries.push_journal_status_to_bng(data),
         )
 
     async def _push(self, status: JournalStatus, external_id: str | None, reason: str | None) -> None:
         pushed = await self._attempt(
             f"status {status.value} to BNG",
             lambda data: workflow.execute_activity_method(
-                BngJournalActivities.push_journal_status_to_bng, data, **self._call
+                BngJournalActivities.push_journal_status_to_bng,
+                data,
+                **self._call,
+                summary=summaries.push_journal_status_to_bng(data),
             ),
             PushJournalStatusInput(
                 bng_id=self._view.document_id, status=status, external_id=external_id, reason=reason

@@ -28,19 +28,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR
-    from activities.master_data.sync import (
-        STALE_SYNC_STATE,
-        Applied,
-        ApplyInput,
-        InspectInput,
-        Inspection,
-        MasterDataActivities,
-    )
-    from mapping.engine import FieldError
-    from mapping.ownership import PlanAction, Side
-    from workflows import search_attributes as sa
-    from workflows.activity_options import SYSTEM_CALL, ActivityOptions
-    from workflows.sync_models import (
+    from activities.master_data.models import (
         EntitySyncInput,
         EntitySyncView,
         RecordChanged,
@@ -50,6 +38,20 @@ with workflow.unsafe.imports_passed_through():
         SyncState,
         SyncStep,
     )
+    from activities.master_data.sync import (
+        STALE_SYNC_STATE,
+        Applied,
+        ApplyInput,
+        InspectInput,
+        Inspection,
+        MasterDataActivities,
+    )
+    from clients import metrics
+    from mapping.engine import FieldError
+    from mapping.ownership import PlanAction, Side
+    from workflows import search_attributes as sa
+    from workflows import summaries
+    from workflows.activity_options import SYSTEM_CALL, ActivityOptions
 
 HISTORY_KEPT = 50
 # Rounds of inspect-and-write per change: a create is followed by a second look that settles the
@@ -193,6 +195,7 @@ class EntitySyncWorkflow:
     async def _handle(
         self, batch: list[tuple[int, RecordChanged]], resolution: tuple[int, Resolution] | None
     ) -> SyncOutcome:
+        started = workflow.now()
         # Every queued change says "look again"; one look at the latest state answers them all.
         last = batch[-1][1] if batch else RecordChanged(reason="operator resolution")
         self._changes_seen += len(batch)
@@ -216,6 +219,8 @@ class EntitySyncWorkflow:
         if len(batch) > 1:
             trigger += f" (+{len(batch) - 1} coalesced)"
         self._record(trigger, outcome)
+        kind = self._attention.kind if self._attention else None
+        metrics.sync_outcome(self._entity, outcome.outcome, kind, lag=workflow.now() - started)
         return outcome
 
     def _skip(self, resolution: Resolution) -> SyncOutcome:
@@ -277,7 +282,7 @@ class EntitySyncWorkflow:
     async def _inspect(self, origin: Side | None, resolution: Resolution | None) -> Inspection:
         inspection = await workflow.execute_activity_method(
             MasterDataActivities.inspect_record,
-            InspectInput(
+            looking := InspectInput(
                 entity=self._entity,
                 bng_key=self._bng_key,
                 m3_key=self._m3_key,
@@ -287,6 +292,7 @@ class EntitySyncWorkflow:
                 create_new=resolution.create_new if resolution else False,
             ),
             **self._call,
+            summary=summaries.inspect_record(looking),
         )
         if inspection.m3_key:
             self._m3_key = inspection.m3_key
@@ -327,7 +333,7 @@ class EntitySyncWorkflow:
         try:
             return await workflow.execute_activity_method(
                 activity,
-                ApplyInput(
+                applying := ApplyInput(
                     entity=self._entity,
                     bng_key=self._bng_key,
                     m3_key=inspection.m3_key,
@@ -335,6 +341,7 @@ class EntitySyncWorkflow:
                     expected_version=inspection.version,
                 ),
                 **self._call,
+                summary=summaries.write_record(applying),
             )
         except ActivityError as error:
             cause = error.cause
@@ -377,6 +384,15 @@ class EntitySyncWorkflow:
                 sa.SYNC_KEY.value_set(self._bng_key),
                 sa.SYNC_STATE.value_set(self._state().value),
             ]
+        )
+        last = self._history[-1] if self._history else None
+        workflow.set_current_details(
+            summaries.record_progress(
+                self._state().value,
+                self._m3_key,
+                f"{last.trigger}: {last.outcome} {last.detail}".strip() if last else None,
+                self._attention.summary if self._attention else None,
+            )
         )
 
 

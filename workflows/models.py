@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from activities.models import FieldIssue
+
 
 class Stage(StrEnum):
     """Where an order stands. The order of members is the order of the process."""
@@ -52,13 +54,6 @@ class OrderToCashInput(BaseModel):
     # The payment's GL side (settings.payment_gl): M3's own from the ARS040MI batch, or a clearing
     # journal m3bng posts through GLS840MI as well.
     payment_gl: Literal["m3_ar_batch", "gl_journal"] = "m3_ar_batch"
-
-
-class FieldIssue(BaseModel):
-    field: str
-    message: str
-    source: str | None = None
-    line: int | None = None
 
 
 AttentionKind = Literal[

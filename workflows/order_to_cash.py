@@ -36,8 +36,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.m3_payments import M3PaymentActivities, PostPaymentInput
     from activities.transform_order import TransformOrderInput, transform_order
+    from clients import metrics
     from clients.bng.models import Invoice, Order, OrderStatus
     from workflows import search_attributes as sa
+    from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
     from workflows.attention import attention_for, item_problems
     from workflows.models import (
@@ -117,6 +119,7 @@ class OrderToCashWorkflow:
     @workflow.run
     async def run(self, data: OrderToCashInput) -> OrderToCashResult:
         self._log("Received", f"order.created webhook {data.webhook_id or ''}".strip(), "info")
+        metrics.document_started()  # replay-safe: the workflow meter records nothing on replay
         try:
             await self._place_order_in_m3()
             await self._push_status(OrderStatus.ACCEPTED)
@@ -146,8 +149,9 @@ class OrderToCashWorkflow:
         transformed = await self._business_step(
             workflow.execute_activity(
                 transform_order,
-                TransformOrderInput(payload=self._payload, order_type=self._order_type),
+                mapping := TransformOrderInput(payload=self._payload, order_type=self._order_type),
                 **self._call,
+                summary=summaries.transform_order(mapping),
             )
         )
         if transformed.order is None or transformed.issues:
@@ -161,13 +165,17 @@ class OrderToCashWorkflow:
                 )
             )
         order = transformed.order
-        self._set_stage(Stage.VALIDATED, f"{len(transformed.lines)} line(s) mapped to M3")
+        self._set_stage(
+            Stage.VALIDATED,
+            f"{len(transformed.lines)} line(s) mapped to M3 (maps {transformed.map_version or '-'})",
+        )
 
         customer = await self._business_step(
             workflow.execute_activity_method(
                 M3CustomerActivities.ensure_m3_customer,
-                EnsureCustomerInput(bng_customer_id=order.CustomerID),
+                wanted := EnsureCustomerInput(bng_customer_id=order.CustomerID),
                 **self._call,
+                summary=summaries.ensure_m3_customer(wanted),
             )
         )
         self._view.m3_customer_number = customer.cuno
@@ -178,8 +186,9 @@ class OrderToCashWorkflow:
         items = await self._business_step(
             workflow.execute_activity_method(
                 M3ItemActivities.check_m3_items,
-                CheckItemsInput(item_numbers=[line["ITNO"] for line in transformed.lines]),
+                item_check := CheckItemsInput(item_numbers=[line["ITNO"] for line in transformed.lines]),
                 **self._call,
+                summary=summaries.check_m3_items(item_check),
             )
         )
         if items.problems:
@@ -192,8 +201,9 @@ class OrderToCashWorkflow:
         created = await self._business_step(
             workflow.execute_activity_method(
                 M3OrderActivities.add_m3_order_head,
-                AddOrderHeadInput(bng_order_id=self._view.bng_order_id, cuno=cuno, head=head),
+                head_input := AddOrderHeadInput(bng_order_id=self._view.bng_order_id, cuno=cuno, head=head),
                 **self._call,
+                summary=summaries.add_m3_order_head(head_input),
             )
         )
         if created.order_number:
@@ -207,20 +217,22 @@ class OrderToCashWorkflow:
             added = await self._business_step(
                 workflow.execute_activity_method(
                     M3OrderActivities.add_m3_order_lines,
-                    AddOrderLinesInput(temporary_order_number=temp, lines=lines),
+                    lines_input := AddOrderLinesInput(temporary_order_number=temp, lines=lines),
                     **self._call,
+                    summary=summaries.add_m3_order_lines(lines_input),
                 )
             )
             self._log("M3 batch order lines", f"OIS100MI/AddBatchLine: {added} line(s) in the batch order")
             orno = await self._business_step(
                 workflow.execute_activity_method(
                     M3OrderActivities.confirm_m3_order,
-                    ConfirmOrderInput(
+                    confirm := ConfirmOrderInput(
                         bng_order_id=self._view.bng_order_id,
                         cuno=cuno,
                         temporary_order_number=temp,
                     ),
                     **self._call,
+                    summary=summaries.confirm_m3_order(confirm),
                 )
             )
         except _NeedsAttention as parked:
@@ -237,7 +249,10 @@ class OrderToCashWorkflow:
         deleted = await self._attempt(
             "delete batch order",
             lambda data: workflow.execute_activity_method(
-                M3OrderActivities.delete_m3_batch_order, data, **self._call
+                M3OrderActivities.delete_m3_batch_order,
+                data,
+                **self._call,
+                summary=summaries.delete_m3_batch_order(data),
             ),
             DeleteBatchOrderInput(cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp),
         )
@@ -254,8 +269,11 @@ class OrderToCashWorkflow:
         try:
             deleted = await workflow.execute_activity_method(
                 M3OrderActivities.delete_m3_batch_order,
-                DeleteBatchOrderInput(cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp),
+                removal := DeleteBatchOrderInput(
+                    cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp
+                ),
                 **self._notice,
+                summary=summaries.delete_m3_batch_order(removal),
             )
         except ActivityError as error:
             self._log("Compensation", f"batch order {temp} not deleted: {error.cause or error}", "error")
@@ -316,7 +334,10 @@ class OrderToCashWorkflow:
         await self._attempt(
             "invoice to BNG",
             lambda data: workflow.execute_activity_method(
-                BngOrderActivities.push_invoice_to_bng, data, **self._call
+                BngOrderActivities.push_invoice_to_bng,
+                data,
+                **self._call,
+                summary=summaries.push_invoice_to_bng(data),
             ),
             PushInvoiceInput(
                 bng_order_id=self._view.bng_order_id,
@@ -410,7 +431,10 @@ class OrderToCashWorkflow:
             posted = await self._attempt(
                 "post payment",
                 lambda data: workflow.execute_activity_method(
-                    M3PaymentActivities.post_payment_to_m3, data, **self._call
+                    M3PaymentActivities.post_payment_to_m3,
+                    data,
+                    **self._call,
+                    summary=summaries.post_payment_to_m3(data),
                 ),
                 posting,
                 actions=["retry", "skip", "cancel"],
@@ -443,7 +467,10 @@ class OrderToCashWorkflow:
         gl = await self._attempt(
             "payment GL",
             lambda data: workflow.execute_activity_method(
-                M3JournalActivities.post_payment_gl, data, **self._call
+                M3JournalActivities.post_payment_gl,
+                data,
+                **self._call,
+                summary=summaries.post_payment_gl(data),
             ),
             PaymentGlInput(
                 payment_id=payment.payment_id,
@@ -581,6 +608,7 @@ class OrderToCashWorkflow:
         self._fix_model = fix_model
         self._view.attention = attention
         stage_before = self._view.stage
+        metrics.document_parked(stage_before.value, attention.kind)
         self._set_stage(Stage.NEEDS_ATTENTION, attention.summary, outcome="error")
         if attention.kind != "invalid_payload":
             await self._notify(OrderStatus.ON_HOLD, attention.summary[:250])
@@ -721,12 +749,14 @@ class OrderToCashWorkflow:
     def _set_stage(self, stage: Stage, detail: str, outcome: str = "ok") -> None:
         self._view.stage = stage
         workflow.upsert_search_attributes([sa.ORDER_STAGE.value_set(stage.value)])
+        metrics.stage_entered(stage.value)
         self._log(stage.value, detail, outcome)
 
     def _log(self, step: str, detail: str = "", outcome: str = "ok") -> None:
         self._view.timeline.append(
             TimelineEntry(at=workflow.now(), step=step, detail=detail, outcome=outcome)
         )
+        workflow.set_current_details(summaries.order_progress(self._view))
 
     def _status_update(self, status: OrderStatus, reason: str | None = None) -> PushOrderStatusInput:
         return PushOrderStatusInput(
@@ -741,7 +771,10 @@ class OrderToCashWorkflow:
         pushed = await self._attempt(
             f"status {status.value} to BNG",
             lambda data: workflow.execute_activity_method(
-                BngOrderActivities.push_order_status_to_bng, data, **self._call
+                BngOrderActivities.push_order_status_to_bng,
+                data,
+                **self._call,
+                summary=summaries.push_order_status_to_bng(data),
             ),
             self._status_update(status),
         )
@@ -753,8 +786,9 @@ class OrderToCashWorkflow:
         try:
             await workflow.execute_activity_method(
                 BngOrderActivities.push_order_status_to_bng,
-                self._status_update(status, reason),
+                notice := self._status_update(status, reason),
                 **self._notice,
+                summary=summaries.push_order_status_to_bng(notice),
             )
         except ActivityError as error:
             self._log("Status to BNG", f"{status.value} not accepted: {error.cause or error}", "error")

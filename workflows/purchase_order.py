@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.transform_purchasing import PurchasingTransforms, TransformInput
     from clients.bng.models import GoodsReceipt, PurchaseOrder, PurchaseOrderStatus
     from workflows import search_attributes as sa
+    from workflows import summaries
     from workflows.attention import attention_for, item_problems
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import (
@@ -140,8 +141,9 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             "validate purchase order",
             workflow.execute_activity_method(
                 PurchasingTransforms.transform_purchase_order,
-                TransformInput(payload=self._payload),
+                mapping := TransformInput(payload=self._payload),
                 **self._call,
+                summary=summaries.transform_purchase_order(mapping),
             ),
         )
         if transformed.purchase_order is None or transformed.issues:
@@ -158,14 +160,18 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         self._view.details.update(
             vendor=purchase_order.VendorID, warehouse=self._whlo, currency=purchase_order.Currency
         )
-        self._set_stage(DocumentStage.VALIDATED, f"{len(transformed.lines)} line(s) mapped to M3")
+        self._set_stage(
+            DocumentStage.VALIDATED,
+            f"{len(transformed.lines)} line(s) mapped to M3 (maps {transformed.map_version or '-'})",
+        )
 
         supplier = await self._placing(
             "supplier",
             workflow.execute_activity_method(
                 M3SupplierActivities.ensure_m3_supplier,
-                EnsureSupplierInput(bng_vendor_id=purchase_order.VendorID),
+                wanted := EnsureSupplierInput(bng_vendor_id=purchase_order.VendorID),
                 **self._call,
+                summary=summaries.ensure_m3_supplier(wanted),
             ),
         )
         self._view.details["supplier"] = supplier.suno
@@ -176,8 +182,9 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             "check items",
             workflow.execute_activity_method(
                 M3ItemActivities.check_m3_items,
-                CheckItemsInput(item_numbers=[line["ITNO"] for line in transformed.lines]),
+                item_check := CheckItemsInput(item_numbers=[line["ITNO"] for line in transformed.lines]),
                 **self._call,
+                summary=summaries.check_m3_items(item_check),
             ),
         )
         if items.problems:
@@ -187,13 +194,14 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             "place purchase order",
             workflow.execute_activity_method(
                 M3PurchaseOrderActivities.place_m3_purchase_order,
-                PlacePurchaseOrderInput(
+                placing := PlacePurchaseOrderInput(
                     bng_id=self._view.document_id,
                     suno=supplier.suno,
                     head=transformed.head,
                     lines=transformed.lines,
                 ),
                 **self._call,
+                summary=summaries.place_m3_purchase_order(placing),
             ),
         )
         self._set_m3_number(placed.puno)
@@ -225,7 +233,10 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             done = await self._attempt(
                 "cancel purchase order in M3",
                 lambda data: workflow.execute_activity_method(
-                    M3PurchaseOrderActivities.change_m3_purchase_order, data, **self._call
+                    M3PurchaseOrderActivities.change_m3_purchase_order,
+                    data,
+                    **self._call,
+                    summary=summaries.change_m3_purchase_order(data),
                 ),
                 wanted,
                 actions=["retry", "skip"],
@@ -242,7 +253,10 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         transformed = await self._must(
             "validate change",
             lambda data: workflow.execute_activity_method(
-                PurchasingTransforms.transform_purchase_order, data, **self._call
+                PurchasingTransforms.transform_purchase_order,
+                data,
+                **self._call,
+                summary=summaries.transform_purchase_order(data),
             ),
             TransformInput(payload=change.payload),
         )
@@ -272,7 +286,10 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         done = await self._attempt(
             "change purchase order in M3",
             lambda data: workflow.execute_activity_method(
-                M3PurchaseOrderActivities.change_m3_purchase_order, data, **self._call
+                M3PurchaseOrderActivities.change_m3_purchase_order,
+                data,
+                **self._call,
+                summary=summaries.change_m3_purchase_order(data),
             ),
             wanted,
             actions=["retry", "fix", "skip"],
@@ -311,7 +328,10 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         posted = await self._attempt(
             "post goods receipt",
             lambda data: workflow.execute_activity_method(
-                M3ReceiptActivities.post_goods_receipt, data, **self._call
+                M3ReceiptActivities.post_goods_receipt,
+                data,
+                **self._call,
+                summary=summaries.post_goods_receipt(data),
             ),
             PostReceiptInput(
                 receipt_id=receipt.ReceiptID,
@@ -427,7 +447,10 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         pushed = await self._attempt(
             f"status {status.value} to BNG",
             lambda data: workflow.execute_activity_method(
-                BngPurchasingActivities.push_purchase_order_status, data, **self._call
+                BngPurchasingActivities.push_purchase_order_status,
+                data,
+                **self._call,
+                summary=summaries.push_purchase_order_status(data),
             ),
             PushPurchaseOrderStatusInput(
                 bng_id=self._view.document_id, status=status, puno=self._view.m3_number, received=received
@@ -440,7 +463,10 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
     async def _tell(self, status: PurchaseOrderStatus, reason: str | None) -> None:
         await self._notify(
             lambda data: workflow.execute_activity_method(
-                BngPurchasingActivities.push_purchase_order_status, data, **self._notice
+                BngPurchasingActivities.push_purchase_order_status,
+                data,
+                **self._notice,
+                summary=summaries.push_purchase_order_status(data),
             ),
             PushPurchaseOrderStatusInput(
                 bng_id=self._view.document_id, status=status, puno=self._view.m3_number, reason=reason

@@ -23,7 +23,9 @@ with workflow.unsafe.imports_passed_through():
         Reconciler,
         RunRecord,
     )
+    from workflows import summaries
     from workflows.activity_options import PAGE_CALL, ActivityOptions
+    from workflows.attention import failure_text
 
 
 class ReconcileReport(BaseModel):
@@ -66,19 +68,20 @@ class ReconcileWorkflow:
         report = self._report
         try:
             if report.run_id is None:
+                opening = RunRecord(entity=data.entity, trigger=data.trigger)
                 report.run_id = await workflow.execute_activity_method(
-                    Reconciler.record_run, RunRecord(entity=data.entity, trigger=data.trigger), **self._call
+                    Reconciler.record_run, opening, **self._call, summary=summaries.record_run(opening)
                 )
             await self._reconcile(data)
         except ActivityError as error:
             # Nothing to park: this run ends as failed in its report, and the next one starts over.
-            report.phase, report.error = "failed", str(error.cause or error)
+            report.phase, report.error = "failed", failure_text(error)
         if report.run_id is None:
             return report  # the store was down from the start: there is no row to close
         try:
             await workflow.execute_activity_method(
                 Reconciler.record_run,
-                RunRecord(
+                closing := RunRecord(
                     entity=data.entity,
                     run_id=report.run_id,
                     status="failed" if report.phase == "failed" else "completed",
@@ -87,6 +90,7 @@ class ReconcileWorkflow:
                     differences=report.differences,
                 ),
                 **self._call,
+                summary=summaries.record_run(closing),
             )
         except ActivityError as error:
             workflow.logger.warning("reconciliation report not stored: %s", error.cause or error)
@@ -102,7 +106,10 @@ class ReconcileWorkflow:
         while report.phase != "done":
             if report.phase == "m3":
                 result = await workflow.execute_activity_method(
-                    Reconciler.reconcile_m3_page, page, **self._call
+                    Reconciler.reconcile_m3_page,
+                    page,
+                    **self._call,
+                    summary=summaries.reconcile_m3_page(page),
                 )
                 self._add(result)
                 if result.next_after is None:
@@ -112,7 +119,10 @@ class ReconcileWorkflow:
                     page = page.model_copy(update={"after": result.next_after})
             else:
                 result = await workflow.execute_activity_method(
-                    Reconciler.reconcile_bng_page, page, **self._call
+                    Reconciler.reconcile_bng_page,
+                    page,
+                    **self._call,
+                    summary=summaries.reconcile_bng_page(page),
                 )
                 self._add(result)
                 if result.next_cursor is None:
@@ -137,6 +147,11 @@ class ReconcileWorkflow:
     def _add(self, page: PageReport) -> None:
         report = self._report
         report.pages += 1
+        # What the UI shows while the run goes on: which pass, how far.
+        workflow.set_current_details(
+            f"**{report.entity}**: pass {report.phase}, {report.pages} page(s), "
+            f"{report.examined + page.examined} record(s) examined"
+        )
         report.examined += page.examined
         for name, count in page.counts.items():
             report.counts[name] = report.counts.get(name, 0) + count

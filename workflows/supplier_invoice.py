@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.transform_purchasing import PurchasingTransforms, TransformInput
     from clients.bng.models import SupplierInvoice, SupplierInvoiceStatus
     from workflows import search_attributes as sa
+    from workflows import summaries
     from workflows.attention import attention_for
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import (
@@ -114,8 +115,9 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             "validate invoice",
             workflow.execute_activity_method(
                 PurchasingTransforms.transform_supplier_invoice,
-                TransformInput(payload=self._payload),
+                mapping := TransformInput(payload=self._payload),
                 **self._call,
+                summary=summaries.transform_supplier_invoice(mapping),
             ),
         )
         if transformed.invoice is None or transformed.issues:
@@ -137,8 +139,9 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             "supplier",
             workflow.execute_activity_method(
                 M3SupplierActivities.ensure_m3_supplier,
-                EnsureSupplierInput(bng_vendor_id=invoice.VendorID, create=False),
+                wanted := EnsureSupplierInput(bng_vendor_id=invoice.VendorID, create=False),
                 **self._call,
+                summary=summaries.ensure_m3_supplier(wanted),
             ),
         )
         self._view.details["supplier"] = supplier.suno
@@ -146,26 +149,29 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             "purchase orders",
             workflow.execute_activity_method(
                 M3SupplierInvoiceActivities.resolve_purchase_orders,
-                ResolvePurchaseOrdersInput(
+                po_ids := ResolvePurchaseOrdersInput(
                     bng_po_ids=sorted({line.PurchaseOrderID for line in invoice.Lines})
                 ),
                 **self._call,
+                summary=summaries.resolve_purchase_orders(po_ids),
             ),
         )
         earlier = await self._step(
             "duplicate check",
             workflow.execute_activity_method(
                 M3SupplierInvoiceActivities.find_earlier_supplier_invoice,
-                FindEarlierInvoiceInput(
+                earlier_check := FindEarlierInvoiceInput(
                     bng_id=self._view.document_id, suno=supplier.suno, sino=invoice.InvoiceNumber
                 ),
                 **self._call,
+                summary=summaries.find_earlier_supplier_invoice(earlier_check),
             ),
         )
         self._set_stage(
             DocumentStage.VALIDATED,
             f"supplier {supplier.suno}, {len(invoice.Lines)} line(s) on PO(s) "
-            + ", ".join(sorted(punos.values())),
+            + ", ".join(sorted(punos.values()))
+            + f" (maps {transformed.map_version or '-'})",
         )
         if earlier is not None and not earlier.ours(self._view.document_id):
             by = f"BNG invoice {earlier.cori}" if earlier.cori else "an invoice not entered by m3bng"
@@ -199,7 +205,10 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             result = await self._must(
                 "three-way match",
                 lambda data: workflow.execute_activity_method(
-                    M3SupplierInvoiceActivities.match_supplier_invoice, data, **self._call
+                    M3SupplierInvoiceActivities.match_supplier_invoice,
+                    data,
+                    **self._call,
+                    summary=summaries.match_supplier_invoice(data),
                 ),
                 MatchInvoiceInput(invoice=prepared.to_match),
             )
@@ -274,7 +283,10 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
         inbn = await self._must(
             "enter invoice in M3",
             lambda data: workflow.execute_activity_method(
-                M3SupplierInvoiceActivities.enter_supplier_invoice, data, **self._call
+                M3SupplierInvoiceActivities.enter_supplier_invoice,
+                data,
+                **self._call,
+                summary=summaries.enter_supplier_invoice(data),
             ),
             EnterInvoiceInput(
                 bng_id=self._view.document_id,
@@ -289,7 +301,10 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
         status = await self._must(
             "validate invoice in M3",
             lambda data: workflow.execute_activity_method(
-                M3SupplierInvoiceActivities.validate_supplier_invoice, data, **self._call
+                M3SupplierInvoiceActivities.validate_supplier_invoice,
+                data,
+                **self._call,
+                summary=summaries.validate_supplier_invoice(data),
             ),
             ValidateInvoiceInput(inbn=inbn),
         )
@@ -299,7 +314,10 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
         await self._attempt(
             "status Posted to BNG",
             lambda data: workflow.execute_activity_method(
-                BngPurchasingActivities.push_supplier_invoice_status, data, **self._call
+                BngPurchasingActivities.push_supplier_invoice_status,
+                data,
+                **self._call,
+                summary=summaries.push_supplier_invoice_status(data),
             ),
             PushSupplierInvoiceStatusInput(
                 bng_id=self._view.document_id, status=SupplierInvoiceStatus.POSTED, inbn=inbn
@@ -310,7 +328,10 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
     async def _tell(self, status: SupplierInvoiceStatus, reason: str | None) -> None:
         await self._notify(
             lambda data: workflow.execute_activity_method(
-                BngPurchasingActivities.push_supplier_invoice_status, data, **self._notice
+                BngPurchasingActivities.push_supplier_invoice_status,
+                data,
+                **self._notice,
+                summary=summaries.push_supplier_invoice_status(data),
             ),
             PushSupplierInvoiceStatusInput(
                 bng_id=self._view.document_id, status=status, inbn=self._view.m3_number, reason=reason

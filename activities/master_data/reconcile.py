@@ -22,12 +22,14 @@ from temporalio.client import Client
 from activities.connections import Connections
 from activities.errors import classified_errors
 from activities.heartbeat import auto_heartbeat
+from activities.master_data import entity_workflows
 from activities.master_data.bng_records import bng_records, external_id
 from activities.master_data.m3_records import m3_records
+from activities.master_data.models import RecordChanged, SyncOutcome
 from activities.master_data.sync import bng_key_for_m3, implied_m3_key, key_parts
+from clients import metrics
 from mapping.ownership import PlanAction, SyncPlan, entity_spec, from_bng, from_m3, plan_sync
 from storage import xref
-from workflows.sync_models import RecordChanged, SyncOutcome
 
 # Differences listed in a report; the counts cover all of them.
 DIFFERENCES_KEPT = 200
@@ -162,12 +164,9 @@ class Reconciler:
         return PageReport(examined=examined, counts=dict(counts), differences=found[:DIFFERENCES_KEPT])
 
     async def _fix(self, entity: str, difference: Difference) -> SyncOutcome:
-        # Imported here: the starter module imports workflow code, which imports this package.
-        from starter.sync_routing import sync_now
-
         change = RecordChanged(m3_key=difference.m3_key, reason="reconciliation")
         settings = self._c.settings
-        return await sync_now(
+        return await entity_workflows.sync_now(
             self._client,
             settings.task_queue,
             entity,
@@ -177,6 +176,7 @@ class Reconciler:
         )
 
     @activity.defn
+    @auto_heartbeat
     async def record_run(self, data: RunRecord) -> int:
         """Open (no run_id) or close the reconciliation run's row in the store; returns its id."""
 
@@ -194,7 +194,10 @@ class Reconciler:
                 )
                 return run.id
 
-        return await asyncio.to_thread(write)
+        run_id = await asyncio.to_thread(write)
+        if data.run_id is not None:
+            metrics.record_reconcile_run(data.entity, data.status, [d.kind for d in data.differences])
+        return run_id
 
     def _link_equal(self, entity: str, differences: list[Difference]) -> None:
         with self._c.sessions.begin() as session:

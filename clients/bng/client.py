@@ -4,9 +4,10 @@
         order = await bng.get_order("BNG-10001")
 
 Transient failures (5xx, 429, timeouts, connection errors) are retried here with exponential
-backoff and jitter, honouring ``Retry-After``. A ``Retry-After`` longer than ``backoff_max`` is
-raised at once as ``BngRateLimitedError`` so the caller (a Temporal activity) can reschedule
-instead of holding a worker slot. 404 and 422 are never retried.
+backoff and jitter, honouring ``Retry-After``: the policy shared with M3, ``clients.retry``. A
+``Retry-After`` longer than ``backoff_max`` is raised at once (``BngRateLimitedError`` for a 429)
+so the caller (a Temporal activity) can reschedule instead of holding a worker slot. 404 and 422
+are never retried.
 
 Writes: a POST carries one ``Idempotency-Key`` for all its attempts, so BNG answers a resent one
 with the first answer. A PATCH, PUT or DELETE is resent only when it certainly did not arrive (no
@@ -17,7 +18,7 @@ its effect before writing again.
 from __future__ import annotations
 
 import asyncio
-import random
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -30,6 +31,7 @@ import httpx
 import structlog
 from pydantic import BaseModel
 
+from clients import metrics
 from clients.bng.auth import ApiKeyAuth, ClientCredentialsAuth
 from clients.bng.errors import (
     BngAmbiguousWriteError,
@@ -61,6 +63,7 @@ from clients.bng.models import (
     SupplierInvoiceStatusUpdate,
     Vendor,
 )
+from clients.retry import RetryPolicy
 from clients.transport import NOT_SENT
 
 log = structlog.get_logger(__name__)
@@ -91,14 +94,19 @@ class BngClient:
     ) -> None:
         auth: httpx.Auth
         if client_id and client_secret:
-            auth = ClientCredentialsAuth(f"{base_url.rstrip('/')}/oauth/token", client_id, client_secret)
+            auth = ClientCredentialsAuth(
+                f"{base_url.rstrip('/')}/oauth/token",
+                client_id,
+                client_secret,
+                transport=transport,
+                timeout=timeout,
+            )
         elif api_key:
             auth = ApiKeyAuth(api_key)
         else:
             raise ValueError("BngClient needs client_id + client_secret or an api_key")
-        self._max_attempts = max(1, max_attempts)
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        self._auth = auth
+        self._retry = RetryPolicy(max_attempts=max(1, max_attempts), base=backoff_base, cap=backoff_max)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             auth=auth,
@@ -117,6 +125,8 @@ class BngClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if isinstance(self._auth, ClientCredentialsAuth):
+            await self._auth.aclose()
 
     # -- orders -------------------------------------------------------------------------------
 
@@ -510,8 +520,9 @@ class BngClient:
         if method == "POST":
             # One key for every attempt of this call: a retried POST must not create twice.
             headers["Idempotency-Key"] = idempotency_key or f"m3bng-{uuid.uuid4().hex}"
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self._retry.max_attempts + 1):
             error: BngError
+            started = time.monotonic()
             try:
                 response = await self._http.request(method, path, json=json, params=params, headers=headers)
             except NOT_SENT as exc:
@@ -523,6 +534,9 @@ class BngClient:
             except BngTransientError as exc:
                 error = exc  # the token endpoint failed on the way
             else:
+                metrics.observe_bng_call(
+                    method, path, status=response.status_code, seconds=time.monotonic() - started
+                )
                 if response.is_success:
                     return response
                 error = error_from_response(response)
@@ -532,9 +546,12 @@ class BngClient:
                     status_code=error.status_code,
                     retry_after=getattr(error, "retry_after", None),
                 ) from error
-            if not isinstance(error, BngTransientError) or attempt == self._max_attempts:
+            # 429, or 503 with Retry-After: waited here only up to backoff_max, else the caller reschedules.
+            delay = None
+            if isinstance(error, BngTransientError):
+                delay = self._retry.delay(attempt, error.retry_after)
+            if delay is None:
                 raise error
-            delay = self._delay(attempt, error)
             log.warning(
                 "bng.request.retry",
                 method=method,
@@ -543,18 +560,9 @@ class BngClient:
                 attempt=attempt,
                 delay_seconds=round(delay, 3),
             )
+            metrics.observe_bng_retry(error.status_code, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
-
-    def _delay(self, attempt: int, error: BngTransientError) -> float:
-        if error.retry_after is not None:  # 429, or 503 with Retry-After
-            if error.retry_after > self._backoff_max:
-                # Too long to wait in-process: let the caller reschedule the whole call.
-                raise error
-            return error.retry_after
-        backoff = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
-        # Jitter keeps many workers from retrying in lockstep.
-        return random.uniform(backoff / 2, backoff)
 
 
 # Writes without an Idempotency-Key: BNG cannot tell a resent one from a new one.

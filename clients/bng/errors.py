@@ -6,13 +6,12 @@ retrying a 422 or a 404 only repeats the same answer.
 
 from __future__ import annotations
 
-import math
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from pydantic import BaseModel
+
+from clients.retry import parse_retry_after
 
 
 class FieldError(BaseModel):
@@ -90,21 +89,6 @@ class BngRateLimitedError(BngTransientError):
         self, message: str, *, retry_after: float | None, status_code: int | None = 429, body: Any = None
     ) -> None:
         super().__init__(message, retry_after=retry_after, status_code=status_code, body=body)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: either delay-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _body(response: httpx.Response) -> Any:

@@ -5,6 +5,16 @@ A secret looks like ``whsec_<base64 key>``. Each message carries three headers:
 - ``webhook-id``: the message id, the same on every retry, so receivers can drop duplicates;
 - ``webhook-timestamp``: unix seconds when it was sent, to refuse replays;
 - ``webhook-signature``: space-separated ``v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``.
+
+Why the HMAC is computed here and not by the official ``standardwebhooks`` package: the
+specification signs the body's raw bytes, while the package's ``Webhook.sign``/``verify`` take it as
+``str`` (decoded and re-encoded as UTF-8), so a body that is not UTF-8 cannot be checked with it;
+its replay window is fixed at five minutes against the wall clock (ours is a setting, and tests
+pass ``now``); it names no missing header; it accepts a secret with stray characters; and a
+malformed signature list raises ``ValueError`` instead of its verification error. The package is
+used where it fits: the BNG sandbox signs its deliveries with it (``sandbox/bng/delivery.py``), so
+every sandbox webhook the receiver accepts checks this module against the reference implementation,
+and the tests compare both on the specification's test vector.
 """
 
 from __future__ import annotations

@@ -3,6 +3,12 @@
 ION POSTs BODs to a bidirectional-IMS endpoint in this form (reference 4.3, option A), and senders
 use it for ``v3/multipartMessage``. The payload may be BASE64 and/or deflated: IEC notes that
 messages sent to ION are always deflated, and received ones can be either (reference 4.2).
+
+The multipart/form-data framing is not hand-written: bodies are parsed with ``python-multipart`` (the
+parser FastAPI/Starlette use for every form, so the receiver and this module agree on edge cases)
+and built with ``httpx``'s form encoder (the one our HTTP clients send uploads with).
+python-multipart has no encoder, and the stdlib ``email`` package is a mail library whose generator
+rewrites binary parts (line endings, transfer encodings), so it is used for neither.
 """
 
 from __future__ import annotations
@@ -10,12 +16,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import secrets
 import zlib
-from email.message import Message
 from typing import Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import Field, File, FormParser, parse_options_header
 
 from clients.ion.errors import ImsError
 
@@ -23,6 +30,8 @@ PARAMETER_PART = "ParameterRequest"
 PAYLOAD_PART = "MessagePayload"
 # A BOD is kilobytes; refuse to inflate a "zip bomb" beyond this.
 MAX_PAYLOAD_BYTES = 32 * 1024 * 1024
+# An IMS message has two parts; a few more are tolerated (and ignored), hundreds are not.
+_MAX_PARTS = 16
 
 
 class ImsParameters(BaseModel):
@@ -59,17 +68,15 @@ def encode_multipart(params: ImsParameters, xml: bytes, *, deflate: bool = False
     payload = zlib.compress(xml) if deflate else xml
     if params.encoding == "BASE64":
         payload = base64.b64encode(payload)
-    boundary = f"ims-{secrets.token_hex(16)}"
     parameters = params.model_dump_json(exclude_none=True).encode()
-    body = b"".join(
-        [
-            _part(boundary, PARAMETER_PART, "application/json", parameters),
-            # A filename makes form parsers (Starlette, python-multipart) keep the payload as bytes.
-            _part(boundary, PAYLOAD_PART, "application/octet-stream", payload, filename=PAYLOAD_PART),
-            f"--{boundary}--\r\n".encode(),
-        ]
-    )
-    return f"multipart/form-data; boundary={boundary}", body
+    files = [
+        (PARAMETER_PART, (None, parameters, "application/json")),
+        # A filename makes form parsers (Starlette, python-multipart) keep the payload as bytes.
+        (PAYLOAD_PART, (PAYLOAD_PART, payload, "application/octet-stream")),
+    ]
+    # httpx encodes the form (a random boundary, RFC 7578 framing); nothing is sent.
+    request = httpx.Request("POST", "http://ims.invalid/", files=files)
+    return request.headers["content-type"], request.read()
 
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[ImsParameters, bytes]:
@@ -112,33 +119,31 @@ def _looks_like_xml(payload: bytes) -> bool:
     return payload.lstrip()[:1] == b"<"
 
 
-def _part(
-    boundary: str, name: str, content_type: str, content: bytes, *, filename: str | None = None
-) -> bytes:
-    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-    head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n"
-    return head.encode() + content + b"\r\n"
-
-
 def _split_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
-    header = Message()
-    header["Content-Type"] = content_type
-    boundary = header.get_param("boundary")
-    if header.get_content_type() != "multipart/form-data" or not isinstance(boundary, str):
+    media_type, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if media_type != b"multipart/form-data" or not boundary:
         raise ImsError(f"expected multipart/form-data with a boundary, got {content_type!r}")
     parts: dict[str, bytes] = {}
-    for section in body.split(b"--" + boundary.encode())[1:]:
-        if section.startswith(b"--"):
-            break  # closing delimiter
-        head, separator, content = section.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        if not separator:
-            raise ImsError("multipart part without a header/body separator")
-        part_headers = Message()
-        for line in head.decode("latin-1").split("\r\n"):
-            key, _, value = line.partition(":")
-            if value:
-                part_headers[key.strip()] = value.strip()
-        name = part_headers.get_param("name", header="content-disposition")
-        if isinstance(name, str):
-            parts[name] = content.removesuffix(b"\r\n")
+
+    def keep(part: Field | File) -> None:
+        if len(parts) >= _MAX_PARTS:
+            raise ImsError(f"IMS message has more than {_MAX_PARTS} parts")
+        name = (part.field_name or b"").decode("utf-8", "replace")
+        if isinstance(part, File):
+            part.file_object.seek(0)
+            parts[name] = part.file_object.read()
+        else:
+            parts[name] = part.value or b""
+
+    # The body is already in memory (and size-limited by the receiver): keep every part there too.
+    config = {"MAX_MEMORY_FILE_SIZE": float("inf")}
+    parser = FormParser("multipart/form-data", keep, keep, boundary=boundary, config=config)
+    try:
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as exc:
+        raise ImsError(f"malformed multipart body: {exc}") from exc
+    finally:
+        parser.close()
     return parts

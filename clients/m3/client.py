@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 import structlog
 
+from clients import metrics
 from clients.m3.auth import IonApiTokenProvider
 from clients.m3.bulk import M3Transaction, M3TransactionResult
 from clients.m3.errors import (
@@ -39,8 +40,8 @@ from clients.m3.errors import (
 )
 from clients.m3.ionapi import IonApiFile, load_ionapi
 from clients.m3.responses import parse_bulk, parse_v1, parse_v2
-from clients.m3.retry import full_jitter, parse_retry_after
 from clients.m3.values import M3Value, format_record, with_company
+from clients.retry import RetryPolicy, parse_retry_after
 from clients.transport import NOT_SENT
 
 __all__ = ["M3Client", "M3Transaction", "M3TransactionResult", "M3Value"]
@@ -68,21 +69,17 @@ class M3Client:
         bulk_chunk_size: int = 80,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         if bulk_chunk_size < 1:
             raise ValueError("bulk_chunk_size must be at least 1")
         self._base_url = ionapi.m3_base_url
         self._cono = cono
         self._divi = divi
-        self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        self._retry = RetryPolicy(max_attempts=max_attempts, base=backoff_base, cap=backoff_max)
         self._bulk_chunk_size = bulk_chunk_size
         self._http = httpx.AsyncClient(
             transport=transport, timeout=timeout, headers={"Accept": "application/json"}
         )
-        self._tokens = IonApiTokenProvider(ionapi, self._http)
+        self._tokens = IonApiTokenProvider(ionapi, transport=transport, timeout=timeout)
         # Replaceable in tests so retry paths run without real waiting.
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -173,6 +170,7 @@ class M3Client:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._tokens.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -261,12 +259,19 @@ class M3Client:
             except M3TransientError as exc:
                 if write and _may_have_arrived(exc):
                     log.warning("m3.write_outcome_unknown", status=exc.status_code, error=str(exc), **context)
+                    metrics.observe_m3_call(
+                        program,
+                        transaction,
+                        status=exc.status_code,
+                        seconds=_elapsed(started),
+                        error=type(exc).__name__,
+                    )
                     raise M3AmbiguousWriteError(
                         f"{where}: outcome unknown ({exc})",
                         status_code=exc.status_code,
                         retry_after=exc.retry_after,
                     ) from exc
-                delay = self._retry_delay(exc, attempt)
+                delay = self._retry.delay(attempt, exc.retry_after)
                 log.warning(
                     "m3.call_failed",
                     attempt=attempt,
@@ -275,6 +280,14 @@ class M3Client:
                     duration_ms=_since(started),
                     retry_in=delay,
                     **context,
+                )
+                metrics.observe_m3_call(
+                    program,
+                    transaction,
+                    status=exc.status_code,
+                    seconds=_elapsed(started),
+                    error=type(exc).__name__,
+                    retry_in=delay,
                 )
                 if delay is None:
                     raise
@@ -288,6 +301,7 @@ class M3Client:
                 duration_ms=_since(started),
                 **context,
             )
+            metrics.observe_m3_response(program, transaction, response, seconds=_elapsed(started))
             return response
 
     async def _request(self, method: str, url: str, json: Any, *, where: str) -> httpx.Response:
@@ -302,15 +316,6 @@ class M3Client:
             raise M3TransientError(f"{where}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise M3TransientError(f"{where}: {type(exc).__name__}") from exc
-
-    def _retry_delay(self, error: M3TransientError, attempt: int) -> float | None:
-        """Seconds to wait before the next attempt, or None to raise now."""
-        if attempt >= self._max_attempts:
-            return None
-        if error.retry_after is not None:
-            # Longer than we are willing to block: let the caller (a Temporal activity) reschedule.
-            return error.retry_after if error.retry_after <= self._backoff_max else None
-        return full_jitter(attempt, base=self._backoff_base, cap=self._backoff_max)
 
 
 def _raise_for_gateway_status(response: httpx.Response, program: str, transaction: str) -> None:
@@ -355,6 +360,10 @@ def _may_have_arrived(error: M3TransientError) -> bool:
 
 def _since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
+
+
+def _elapsed(started: float) -> float:
+    return time.monotonic() - started
 
 
 def _try_json(response: httpx.Response) -> Any:

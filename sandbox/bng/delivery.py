@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import random
 import time
+from datetime import UTC, datetime
 
 import httpx
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks import Webhook
 
-from clients.bng.webhooks import build_headers
 from sandbox.bng.config import BngSandboxConfig
 from sandbox.bng.db import OutboxMessage, WebhookEndpoint
 from sandbox.bng.knobs import Knobs
@@ -153,10 +154,24 @@ class WebhookDispatcher:
     ) -> tuple[int | None, str | None]:
         assert self._http is not None
         # Signed at send time: the timestamp must be fresh on every retry.
-        headers = build_headers(secret, msg_id, payload) | {"Content-Type": "application/json"}
+        headers = _signed_headers(secret, msg_id, payload) | {"Content-Type": "application/json"}
         try:
             response = await self._http.post(url, content=payload, headers=headers)
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"
         error = None if response.is_success else response.text[:500]
         return response.status_code, error
+
+
+def _signed_headers(secret: str, msg_id: str, payload: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers, signed by the official library as a BNG-side sender would.
+
+    Not m3bng's own ``clients.bng.webhooks``: the sandbox must not share code with the verifier it tests.
+    """
+    sent_at = datetime.fromtimestamp(int(time.time()), UTC)
+    signature = Webhook(secret).sign(msg_id, sent_at, payload.decode("utf-8"))
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+    }

@@ -251,6 +251,13 @@ _DEFS: list[tuple[str, FieldType, int, str]] = [
     ("CSUM", N, 17, "Credit sum"),
     ("CUAD", N, 17, "Currency amount sum debit"),
     ("CUAC", N, 17, "Currency amount sum credit"),
+    # Settings tables m3bng doctor reads (M3H5 MNS100MI GetBasicData, OIS010MI LstOrderTypes and
+    # PPS095MI LstOrderType metadata).
+    ("CONM", A, 36, "Company name"),
+    ("TX15", A, 15, "Name"),
+    ("TX40", A, 40, "Description"),
+    ("LOCD", A, 3, "Local currency"),
+    ("ORTK", A, 1, "Customer order category"),
 ]
 
 FIELDS: dict[str, FieldDef] = {name: FieldDef(name, t, length, desc) for name, t, length, desc in _DEFS}
@@ -550,6 +557,21 @@ _TRANSACTIONS = [
         "GetInvoice",
         _inputs("CUNO CINO INYR", "DIVI"),
         _outputs("CONO DIVI CUNO CINO INYR CUCD CUAM VTAM OPAM IVDT DUDT"),
+    ),
+]
+
+_TRANSACTIONS += [
+    # Settings tables, read only (m3bng doctor): the division, customer and purchase order types.
+    TransactionDef("MNS100MI", "GetBasicData", _inputs("", "DIVI"), _outputs("CONO DIVI CONM TX15 LOCD")),
+    TransactionDef(
+        "OIS010MI",
+        "LstOrderTypes",
+        _inputs("", "ORTP ORTK"),
+        _outputs("CONO ORTP ORTK TX40 TX15"),
+        is_list=True,
+    ),
+    TransactionDef(
+        "PPS095MI", "LstOrderType", _inputs("", "ORTY POTC"), _outputs("ORTY POTC TX15 TX40"), is_list=True
     ),
 ]
 

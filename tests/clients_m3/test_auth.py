@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
 import httpx
@@ -15,11 +18,29 @@ def form(request: httpx.Request) -> dict[str, str]:
 
 
 class Clock:
+    """Wall-clock seconds, as authlib's OAuth2Token reads them for ``expires_at``."""
+
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(time, "time", fake)
+    return fake
+
+
+@asynccontextmanager
+async def provider_for(ionapi: IonApiFile, gateway: FakeGateway) -> AsyncIterator[IonApiTokenProvider]:
+    provider = IonApiTokenProvider(ionapi, transport=gateway.transport)
+    try:
+        yield provider
+    finally:
+        await provider.aclose()
 
 
 def token(access: str, *, expires_in: int = 7200, refresh: str | None = "rt-1") -> httpx.Response:
@@ -30,8 +51,7 @@ def token(access: str, *, expires_in: int = 7200, refresh: str | None = "rt-1") 
 
 
 async def test_password_grant_sends_service_account_form(ionapi: IonApiFile, gateway: FakeGateway) -> None:
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
-        provider = IonApiTokenProvider(ionapi, http)
+    async with provider_for(ionapi, gateway) as provider:
         assert await provider.get_token() == "eyJhbGciOiJSUzI1NiJ9.recorded-access-token.sig"
     (request,) = gateway.calls(TOKEN_PATH)
     assert str(request.url) == "https://mingle-sso.example.test/M3BNG_TST/as/token.oauth2"
@@ -46,12 +66,10 @@ async def test_password_grant_sends_service_account_form(ionapi: IonApiFile, gat
 
 
 async def test_token_is_cached_and_renewed_with_refresh_grant_near_expiry(
-    ionapi: IonApiFile, gateway: FakeGateway
+    ionapi: IonApiFile, gateway: FakeGateway, clock: Clock
 ) -> None:
-    clock = Clock()
     gateway.add("POST", TOKEN_PATH, token("at-1", expires_in=600), token("at-2", refresh="rt-2"))
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
-        provider = IonApiTokenProvider(ionapi, http, clock=clock)
+    async with provider_for(ionapi, gateway) as provider:
         assert await provider.get_token() == "at-1"
         clock.now += 600 - 61  # 61 s left: still outside the 60 s margin
         assert await provider.get_token() == "at-1"
@@ -66,12 +84,10 @@ async def test_token_is_cached_and_renewed_with_refresh_grant_near_expiry(
 
 
 async def test_without_refresh_token_renewal_is_a_new_password_grant(
-    ionapi: IonApiFile, gateway: FakeGateway
+    ionapi: IonApiFile, gateway: FakeGateway, clock: Clock
 ) -> None:
-    clock = Clock()
     gateway.add("POST", TOKEN_PATH, token("at-1", expires_in=100, refresh=None), token("at-2", refresh=None))
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
-        provider = IonApiTokenProvider(ionapi, http, clock=clock)
+    async with provider_for(ionapi, gateway) as provider:
         await provider.get_token()
         clock.now += 50
         assert await provider.get_token() == "at-2"
@@ -88,8 +104,7 @@ async def test_rejected_refresh_falls_back_to_password_grant(
         httpx.Response(400, json={"error": "invalid_grant"}),
         token("at-3"),
     )
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
-        provider = IonApiTokenProvider(ionapi, http)
+    async with provider_for(ionapi, gateway) as provider:
         await provider.get_token()
         provider.invalidate()
         assert await provider.get_token() == "at-3"
@@ -103,8 +118,7 @@ async def test_concurrent_callers_share_one_fetch(ionapi: IonApiFile, gateway: F
         return token("at-shared")
 
     gateway.add("POST", TOKEN_PATH, slow_token)
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
-        provider = IonApiTokenProvider(ionapi, http)
+    async with provider_for(ionapi, gateway) as provider:
         tokens = await asyncio.gather(*(provider.get_token() for _ in range(8)))
     assert tokens == ["at-shared"] * 8
     assert len(gateway.calls(TOKEN_PATH)) == 1
@@ -114,24 +128,24 @@ async def test_refused_credentials_raise_auth_error_without_echoing_secrets(
     ionapi: IonApiFile, gateway: FakeGateway
 ) -> None:
     gateway.add("POST", TOKEN_PATH, httpx.Response(401, json={"error": "invalid_client"}))
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
+    async with provider_for(ionapi, gateway) as provider:
         with pytest.raises(M3AuthError, match="invalid_client") as info:
-            await IonApiTokenProvider(ionapi, http).get_token()
+            await provider.get_token()
     assert "DO-NOT-LOG" not in str(info.value)
 
 
 async def test_token_endpoint_outage_is_transient(ionapi: IonApiFile, gateway: FakeGateway) -> None:
     gateway.add("POST", TOKEN_PATH, httpx.Response(503, text="maintenance"))
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
+    async with provider_for(ionapi, gateway) as provider:
         with pytest.raises(M3TransientError) as info:
-            await IonApiTokenProvider(ionapi, http).get_token()
+            await provider.get_token()
     assert info.value.status_code == 503
+    assert info.value.sent is False  # the M3 call that needed the token never left
 
 
 async def test_revoke_posts_both_tokens_with_basic_auth(ionapi: IonApiFile, gateway: FakeGateway) -> None:
     gateway.add("POST", "/M3BNG_TST/as/revoke_token.oauth2", httpx.Response(200))
-    async with httpx.AsyncClient(transport=gateway.transport) as http:
-        provider = IonApiTokenProvider(ionapi, http)
+    async with provider_for(ionapi, gateway) as provider:
         await provider.get_token()
         await provider.revoke()
         revokes = gateway.calls("/M3BNG_TST/as/revoke_token.oauth2")

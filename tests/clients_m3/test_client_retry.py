@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from clients.m3 import M3Client, M3RateLimitedError, M3TransientError
-from clients.m3.retry import full_jitter, parse_retry_after
+from clients.retry import RetryPolicy, full_jitter, parse_retry_after
 from tests.clients_m3.conftest import M3_PATH, FakeGateway, recorded_response
 
 GET_HEAD_V2 = f"{M3_PATH}/v2/execute/OIS100MI/GetHead"
@@ -88,6 +88,18 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Tue, 24 Nov 2026 09:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+
+
+def test_one_policy_for_both_clients() -> None:
+    policy = RetryPolicy(max_attempts=3, base=0.5, cap=20.0)
+    assert policy.delay(1, rand=lambda: 1.0) == 0.5
+    assert policy.delay(2, rand=lambda: 1.0) == 1.0
+    assert policy.delay(3) is None  # the last attempt failed: raise
+    assert policy.delay(1, retry_after=7.0) == 7.0  # the server's hint, within the cap
+    assert policy.delay(1, retry_after=21.0) is None  # longer: Temporal reschedules the activity
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
 
 
 async def test_429_with_http_date_is_honoured(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from standardwebhooks import Webhook
 
 from clients.bng.webhooks import WebhookVerificationError, build_headers, sign, verify
 
@@ -16,6 +19,31 @@ BODY = b'{"test": 2432232314}'
 def test_sign_matches_the_standard_webhooks_reference_vector() -> None:
     # The example from the Standard Webhooks specification.
     assert sign(SECRET, MSG_ID, TIMESTAMP, BODY) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_the_official_package_signs_the_reference_vector_alike() -> None:
+    official = Webhook(SECRET).sign(MSG_ID, datetime.fromtimestamp(TIMESTAMP, UTC), BODY.decode())
+    assert official == sign(SECRET, MSG_ID, TIMESTAMP, BODY)
+
+
+@pytest.mark.parametrize("body", [BODY, '{"name": "Åsa Öberg", "city": "Göteborg"}'.encode(), b""])
+def test_signatures_agree_with_the_official_package_both_ways(body: bytes) -> None:
+    # The BNG sandbox signs with the package; the receiver verifies with this module, and back.
+    official = Webhook(SECRET)
+    sent_at = datetime.fromtimestamp(TIMESTAMP, UTC)
+    headers = {
+        "webhook-id": MSG_ID,
+        "webhook-timestamp": str(TIMESTAMP),
+        "webhook-signature": official.sign(MSG_ID, sent_at, body.decode()),
+    }
+    verify(SECRET, headers, body, now=TIMESTAMP)
+    assert official.verify(body, build_headers(SECRET, MSG_ID, body), json_parse=False) is None
+
+
+def test_a_body_that_is_not_utf8_is_signed_as_raw_bytes() -> None:
+    # The specification signs bytes; the package cannot take these, this module can.
+    body = b'{"note": "' + bytes([0xFF, 0xFE]) + b'"}'
+    verify(SECRET, build_headers(SECRET, MSG_ID, body, timestamp=TIMESTAMP), body, now=TIMESTAMP)
 
 
 def test_build_headers_then_verify() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import xref
-from storage.models import EntityLink, EventSource, OrderXref, ReceivedEvent, RunStatus, SyncRun
+from storage.models import EntityLink, OrderXref, RunStatus, SyncRun
 from storage.xref import (
     StaleSyncStateError,
     XrefConflictError,
@@ -26,10 +26,8 @@ from storage.xref import (
     link_order,
     links_by_bng_keys,
     links_by_m3_keys,
-    record_event,
     record_synced,
     start_run,
-    state_hash,
 )
 
 Factory = sessionmaker[Session]
@@ -42,7 +40,7 @@ def in_transaction(factory: Factory, work: Callable[[Session], T]) -> T:
         return work(session)
 
 
-def count(factory: Factory, model: type[EntityLink | OrderXref | ReceivedEvent | SyncRun]) -> int:
+def count(factory: Factory, model: type[EntityLink | OrderXref | SyncRun]) -> int:
     with factory() as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
@@ -104,12 +102,7 @@ def test_link_and_find_round_trip(session_factory: Factory) -> None:
             100,
             "C0001",
         )
-        assert (by_bng.version, by_bng.synced_state, by_bng.synced_hash, by_bng.synced_at) == (
-            0,
-            None,
-            None,
-            None,
-        )
+        assert (by_bng.version, by_bng.synced_state, by_bng.synced_at) == (0, None, None)
         assert by_bng.created_at is not None and by_bng.updated_at is not None
         assert find_link(session, "customer", cono=100, bng_key="CUST-2") is None
         assert find_link(session, "customer", cono=200, m3_key="C0001") is None
@@ -193,15 +186,6 @@ def test_links_by_keys_read_a_page_in_one_query(session_factory: Factory) -> Non
 # --- synced state -------------------------------------------------------------------------------
 
 
-def test_state_hash_is_the_sha256_of_canonical_json() -> None:
-    # sha256 of '{"a":"1","b":"2"}': sorted keys, no whitespace.
-    expected = "21f76dfbfe6dfe21f762080ef484112cf2952974cef30741fd1931e1c6d92112"
-    assert state_hash({"b": "2", "a": "1"}) == state_hash({"a": "1", "b": "2"}) == expected
-    # sha256 of '{"name":"Åsa"}' in UTF-8, not of an \u escape.
-    assert state_hash({"name": "Åsa"}) == "8de32be57735bbda1f191ba9456e3b0682a1659593c131f81fbcbecebf369e60"
-    assert state_hash({"a": "1", "b": "3"}) != expected
-
-
 def test_record_synced_links_then_updates_and_counts_versions(session_factory: Factory) -> None:
     first_state = {"name": "Widget", "unit": "EA"}
     with session_factory.begin() as session:
@@ -209,7 +193,6 @@ def test_record_synced_links_then_updates_and_counts_versions(session_factory: F
     row = read_link(session_factory, "item", "SKU-1")
     assert (row.id, row.m3_key, row.version) == (created.id, "ITEM1", 1)
     assert row.synced_state == first_state
-    assert row.synced_hash == state_hash(first_state)
     assert row.synced_at is not None
     first_synced_at = row.synced_at
 
@@ -226,7 +209,6 @@ def test_record_synced_links_then_updates_and_counts_versions(session_factory: F
         )
     row = read_link(session_factory, "item", "SKU-1")
     assert (row.id, row.version, row.synced_state) == (created.id, 2, second_state)
-    assert row.synced_hash == state_hash(second_state) != state_hash(first_state)
     assert row.synced_at is not None and row.synced_at >= first_synced_at
     assert count(session_factory, EntityLink) == 1
 
@@ -458,25 +440,6 @@ def test_order_conflicts(session_factory: Factory) -> None:
         link_order(session, bng_order_id="BNG-1", cono=200, workflow_id="w1")
 
 
-def test_record_event_deduplicates(session_factory: Factory) -> None:
-    with session_factory.begin() as session:
-        assert record_event(session, EventSource.BNG_WEBHOOK, "msg_1") is True
-        assert record_event(session, "bng-webhook", "msg_1") is False
-        # The same id from another source is another event.
-        assert record_event(session, "ion-bod", "msg_1") is True
-    with session_factory.begin() as session:
-        assert record_event(session, "bng-webhook", "msg_1") is False
-    assert count(session_factory, ReceivedEvent) == 2
-
-
-def test_unknown_event_source_is_rejected(session_factory: Factory) -> None:
-    with (
-        session_factory.begin() as session,
-        pytest.raises(ValueError, match="'kafka' is not a valid EventSource"),
-    ):
-        record_event(session, "kafka", "msg_1")
-
-
 # --- races --------------------------------------------------------------------------------------
 
 
@@ -492,19 +455,6 @@ def lose_the_race_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
         return None if calls == 1 else real(*args, **kwargs)
 
     monkeypatch.setattr(xref, name, racing)
-
-
-def test_losing_an_event_race_keeps_the_callers_transaction(
-    session_factory: Factory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    in_transaction(session_factory, lambda s: record_event(s, "ion-bod", "bod-7"))
-    lose_the_race_once(monkeypatch, "_event_seen")
-    with session_factory.begin() as session:
-        link_order(session, bng_order_id="BNG-1", cono=100, workflow_id="w1")
-        assert record_event(session, "ion-bod", "bod-7") is False  # via IntegrityError and re-read
-        link_customer(session, "CUST-1", "C0001")
-    assert (count(session_factory, ReceivedEvent), count(session_factory, OrderXref)) == (1, 1)
-    assert count(session_factory, EntityLink) == 1
 
 
 def test_losing_a_link_race_returns_the_winners_row_or_a_conflict(
@@ -538,23 +488,16 @@ def test_losing_a_link_race_inside_record_synced_still_records(
     assert count(session_factory, EntityLink) == 1
 
 
-def test_concurrent_link_and_record_leave_one_row_each(session_factory: Factory) -> None:
+def test_concurrent_links_leave_one_row(session_factory: Factory) -> None:
     barrier = threading.Barrier(THREADS)
 
-    def deliver(_: int) -> tuple[int, bool]:
-        # Two races, each in its own transaction, so that neither serialises the other.
+    def deliver(_: int) -> int:
         barrier.wait(timeout=10)
         with session_factory.begin() as session:
-            row_id = link_customer(session, "CUST-RACE", "C0099").id
-        barrier.wait(timeout=10)
-        with session_factory.begin() as session:
-            first_time = record_event(session, "bng-webhook", "msg_race")
-        return row_id, first_time
+            return link_customer(session, "CUST-RACE", "C0099").id
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         results = list(pool.map(deliver, range(THREADS)))  # re-raises any exception from a thread
 
-    assert len({row_id for row_id, _ in results}) == 1
-    assert sorted(first for _, first in results) == [False] * (THREADS - 1) + [True]
+    assert len(set(results)) == 1
     assert count(session_factory, EntityLink) == 1
-    assert count(session_factory, ReceivedEvent) == 1

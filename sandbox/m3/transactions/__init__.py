@@ -15,6 +15,7 @@ from sandbox.m3.transactions import (
     ois100_orders,
     pps200,
     pps370,
+    settings_tables,
 )
 from sandbox.m3.transactions.base import HANDLERS, Context, Handler, Record, Row
 
@@ -38,4 +39,5 @@ __all__ = [
     "ois100_orders",
     "pps200",
     "pps370",
+    "settings_tables",
 ]

@@ -1,4 +1,4 @@
-"""What goes in and out of a master-data entity workflow."""
+"""What goes in and out of a master-data entity workflow: its workflow, activities and starters share it."""
 
 from __future__ import annotations
 
