@@ -33,6 +33,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from clients import metrics
+from clients.logging import core_logging_config
 
 log = structlog.get_logger("metrics")
 
@@ -50,6 +51,8 @@ def sdk_runtime(port: int) -> Runtime:
     """A Temporal runtime whose Prometheus exporter listens on 127.0.0.1:``port``."""
     return Runtime(
         telemetry=TelemetryConfig(
+            # The SDK core's own lines go through the process's JSON logging too.
+            logging=core_logging_config(),
             metrics=PrometheusConfig(
                 bind_address=f"127.0.0.1:{port}",
                 counters_total_suffix=True,
@@ -59,7 +62,7 @@ def sdk_runtime(port: int) -> Runtime:
                     "temporal_activity_schedule_to_start_latency": _SDK_LATENCY_BUCKETS,
                     metrics.SYNC_LAG: _SDK_LATENCY_BUCKETS,
                 },
-            )
+            ),
         )
     )
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.conftest import Stack
-from tests.documents import bng_get, bng_post, committed_calls, decide, lost, m3_admin, wait_for
+from tests.documents import bng_get, bng_post, committed_calls, decide, lost, m3_admin, wait_for, wait_until
 from tests.test_exactly_once import lose_answers
 from tests.test_purchasing import VENDOR, m3_po, new_id, place, purchase_order, receive, wait_until_bng
 from workflows.documents import DocumentStage, DocumentType
@@ -81,6 +81,10 @@ async def test_a_matching_invoice_is_posted_and_closes_the_po(stack: Stack) -> N
     assert m3["head"]["CORI"] == invoice["SupplierInvoiceID"]
     assert m3["head"]["SINO"] == invoice["InvoiceNumber"]
     assert sorted(int(line["PNLI"]) for line in m3["lines"]) == [1, 2]
+    # BNG is told right after the stage: wait for that step, not only for the stage.
+    await wait_until(
+        stack, INVOICE, invoice["SupplierInvoiceID"], lambda v: v.timeline[-1].step == "Status to BNG"
+    )
     bng = await bng_get(stack, f"/api/v1/supplier-invoices/{invoice['SupplierInvoiceID']}")
     assert (bng["Status"], bng["ExternalID"]) == ("Posted", posted.m3_number)
     steps = [entry.step for entry in posted.timeline]
