@@ -91,3 +91,17 @@ async def committed_calls(stack: Stack, program: str, transaction: str) -> list[
 
 async def lost(stack: Stack, program: str, transaction: str) -> bool:
     return any(c["outcome"] == "lost_answer" for c in await stack.m3_calls(program, transaction))
+
+
+async def wait_for_bng(
+    stack: Stack, path: str, wanted: dict[str, Any], timeout: float = 30
+) -> dict[str, Any]:
+    """BNG's document at ``path`` once it holds ``wanted`` (a workflow's stage moves before its push)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    body: dict[str, Any] = {}
+    while asyncio.get_running_loop().time() < deadline:
+        body = await bng_get(stack, path)
+        if all(body.get(name) == value for name, value in wanted.items()):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"BNG {path} never held {wanted}; last: {body}")

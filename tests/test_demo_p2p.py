@@ -14,7 +14,7 @@ from rich.console import Console
 from clients.bng.client import BngClient
 from starter.demo_p2p import INVOICE, JOURNAL, PO, print_p2p_summary, run_p2p
 from tests.conftest import Stack
-from tests.documents import bng_get
+from tests.documents import wait_for_bng
 from workflows.documents import DocumentStage
 
 
@@ -36,14 +36,14 @@ async def test_the_p2p_segment_closes_the_pos_and_posts_the_invoices_and_the_jou
     assert len(pos) == 2 and len(invoices) == 2
     for doc in pos:
         assert doc.view is not None and doc.view.stage == DocumentStage.CLOSED and doc.view.m3_number
-        body = await bng_get(stack, f"/api/v1/purchase-orders/{doc.bng_id}")
-        assert (body["Status"], body["ExternalID"]) == ("Closed", doc.view.m3_number)
+        wanted = {"Status": "Closed", "ExternalID": doc.view.m3_number}
+        await wait_for_bng(stack, f"/api/v1/purchase-orders/{doc.bng_id}", wanted)
     for doc in invoices:
         assert doc.view is not None and doc.view.stage == DocumentStage.POSTED and doc.view.m3_number
-        body = await bng_get(stack, f"/api/v1/supplier-invoices/{doc.bng_id}")
-        assert (body["Status"], body["ExternalID"]) == ("Posted", doc.view.m3_number)
+        wanted = {"Status": "Posted", "ExternalID": doc.view.m3_number}
+        await wait_for_bng(stack, f"/api/v1/supplier-invoices/{doc.bng_id}", wanted)
     assert journal.view is not None and journal.view.stage == DocumentStage.POSTED
-    assert (await bng_get(stack, f"/api/v1/journals/{journal.bng_id}"))["Status"] == "Posted"
+    await wait_for_bng(stack, f"/api/v1/journals/{journal.bng_id}", {"Status": "Posted"})
 
     # Exactly one invoice parked for the three-way match and was posted after the operator accepted.
     [accepted] = outcome.accepted
