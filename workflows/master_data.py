@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.errors import BNG_BUSINESS_ERROR, INVALID_RECORD, M3_BUSINESS_ERROR
     from activities.master_data.models import (
         EntitySyncInput,
         EntitySyncView,
@@ -52,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
+    from workflows.attention import classify
 
 HISTORY_KEPT = 50
 # Rounds of inspect-and-write per change: a create is followed by a second look that settles the
@@ -421,33 +421,27 @@ def _invalid_attention(errors: list[FieldError], now: datetime) -> SyncAttention
 
 def failure_attention(error: ActivityError, now: datetime) -> SyncAttention:
     """Why a record parks after a call that retrying could not fix: the class, reason and data."""
-    cause = error.cause
+    failure = classify(error)
+    if failure.kind == "invalid":
+        return _invalid_attention([FieldError.model_validate(d) for d in failure.detail or []], now)
     data: dict[str, Any] = {"activity": error.activity_type, "retry_state": _name(error.retry_state)}
-    if isinstance(cause, ApplicationError):
-        data["error_type"] = cause.type
-        if cause.type == INVALID_RECORD:
-            details = cause.details[0] if cause.details else []
-            return _invalid_attention([FieldError.model_validate(d) for d in details], now)
-        if cause.type == M3_BUSINESS_ERROR:
-            if cause.details and isinstance(cause.details[0], dict):
-                data.update(cause.details[0])  # program, transaction, code, field, message
-            return SyncAttention(kind="m3_business_error", summary=cause.message, data=data, since=now)
-        if cause.type == BNG_BUSINESS_ERROR:
-            return SyncAttention(kind="bng_business_error", summary=cause.message, data=data, since=now)
-    message = str(cause or error)
-    data["message"] = message
-    if isinstance(cause, ActivityTimeoutError):
-        data["timeout_type"] = _name(cause.type)
-    gave_up = error.retry_state in (RetryState.TIMEOUT, RetryState.MAXIMUM_ATTEMPTS_REACHED)
-    if gave_up and not (isinstance(cause, ApplicationError) and cause.non_retryable):
-        return SyncAttention(
-            kind="outage",
-            summary=f"M3 or BNG kept failing for the whole retry window ({error.activity_type}): {message}",
-            data=data,
-            since=now,
+    if failure.error_type:
+        data["error_type"] = failure.error_type
+    if failure.m3 is not None:
+        data.update(failure.m3.model_dump())  # program, transaction, code, field, message
+        return SyncAttention(kind="m3_business_error", summary=failure.message, data=data, since=now)
+    if failure.kind == "bng_business_error":
+        return SyncAttention(kind="bng_business_error", summary=failure.message, data=data, since=now)
+    data["message"] = failure.message
+    if isinstance(error.cause, ActivityTimeoutError):
+        data["timeout_type"] = _name(error.cause.type)
+    if failure.kind == "outage":
+        summary = (
+            f"M3 or BNG kept failing for the whole retry window ({error.activity_type}): {failure.message}"
         )
+        return SyncAttention(kind="outage", summary=summary, data=data, since=now)
     return SyncAttention(
-        kind="unexpected", summary=f"{error.activity_type} failed: {message}", data=data, since=now
+        kind="unexpected", summary=f"{error.activity_type} failed: {failure.message}", data=data, since=now
     )
 
 
