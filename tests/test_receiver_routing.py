@@ -4,6 +4,7 @@ replay goes through the same routing, and a failed order can be started again.""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import uuid
 from typing import Any
 
@@ -178,10 +179,14 @@ async def test_a_terminated_order_starts_again_and_a_completed_one_is_a_duplicat
 
     again = event("order.created", {"OrderID": terminated, "OrderDate": "not a date"})
     assert (await post_webhook(receiver, again))["outcome"] == "started"
-    runs = await runs_of(stack, order_workflow_id(terminated))
-    assert sorted(run.status for run in runs) == sorted(
-        [WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.TERMINATED]
-    )
+    # Visibility is eventually consistent: the new run may take a moment to be listed.
+    wanted = sorted([WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.TERMINATED])
+    for _ in range(50):
+        runs = await runs_of(stack, order_workflow_id(terminated))
+        if sorted(run.status for run in runs) == wanted:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(run.status for run in runs) == wanted
     # A redelivery while the new run is running joins it: never two running.
     assert (await post_webhook(receiver, again))["outcome"] in ("started", "duplicate")
     assert len(await runs_of(stack, order_workflow_id(terminated))) == 2
