@@ -190,15 +190,13 @@ class M3PurchaseOrderActivities:
             await self._delete_entry(link.m3_extra)
 
     async def _delete_entry(self, msgn: str) -> None:
+        """An unknown outcome (M3AmbiguousWriteError) propagates: the next attempt deletes it again."""
         try:
             await self._c.m3.execute("PPS370MI", "DeleteEntry", {"MSGN": msgn}, write=True)
         except M3BusinessError as error:
             # Gone already (an earlier delete whose answer was lost); there is nothing else it can be,
             # since a finished entry would have been found by YRE1 before.
             log.info("po.entry_already_gone", msgn=msgn, error=str(error))
-        except M3AmbiguousWriteError:
-            # Unknown: the next attempt deletes it again (DeleteEntry of a gone entry is refused).
-            raise
 
     # ---------------------------------------------------------------- changing
 

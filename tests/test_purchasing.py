@@ -13,7 +13,6 @@ from typing import Any
 
 from tests.conftest import Stack
 from tests.documents import (
-    bng_get,
     bng_post,
     committed_calls,
     decide,
@@ -21,11 +20,12 @@ from tests.documents import (
     m3_admin,
     view,
     wait_for,
+    wait_for_bng,
     wait_until,
 )
 from tests.test_exactly_once import lose_answers
 from workflows.documents import DocumentStage, DocumentType
-from workflows.models import SkipStep
+from workflows.models import FixPayload, SkipStep
 
 PO = DocumentType.PURCHASE_ORDER
 
@@ -110,7 +110,7 @@ async def test_purchase_order_is_placed_in_m3_and_bng_learns_the_m3_number(stack
         (1, "TYRE-28", Decimal(40)),
         (2, "TUBE-28", Decimal(100)),
     ]
-    bng = await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Placed")
+    bng = await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "Placed"})
     assert bng["ExternalID"] == puno
     current = await view(stack, PO, po_id)
     assert current.details["supplier"]
@@ -120,20 +120,7 @@ async def test_purchase_order_is_placed_in_m3_and_bng_learns_the_m3_number(stack
     # The supplier confirms in M3: SyncPurchaseOrder, and BNG shows it.
     await stack.m3.post(f"/_sandbox/purchase-orders/{puno}/advance")
     await wait_for(stack, PO, po_id, DocumentStage.CONFIRMED)
-    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Confirmed")
-
-
-async def wait_until_bng(stack: Stack, po_id: str, check: Any, timeout: float = 30) -> dict[str, Any]:
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + timeout
-    body: dict[str, Any] = {}
-    while asyncio.get_running_loop().time() < deadline:
-        body = await bng_get(stack, f"/api/v1/purchase-orders/{po_id}")
-        if check(body):
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"BNG PO {po_id} never matched; last: {body}")
+    await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "Confirmed"})
 
 
 async def test_goods_receipts_are_posted_once_and_the_po_goes_to_received(stack: Stack) -> None:
@@ -142,12 +129,12 @@ async def test_goods_receipts_are_posted_once_and_the_po_goes_to_received(stack:
 
     await receive(stack, po_id, f"GR{uuid.uuid4().hex[:8]}", (1, "TYRE-28", "15"))
     await wait_for(stack, PO, po_id, DocumentStage.PARTLY_RECEIVED)
-    bng = await wait_until_bng(stack, po_id, lambda body: body["Status"] == "PartlyReceived")
+    bng = await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "PartlyReceived"})
     assert Decimal(bng["Lines"][0]["ReceivedQuantity"]) == 15
 
     await receive(stack, po_id, f"GR{uuid.uuid4().hex[:8]}", (1, "TYRE-28", "25"), (2, "TUBE-28", "100"))
     await wait_for(stack, PO, po_id, DocumentStage.FULLY_RECEIVED)
-    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Received")
+    await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "Received"})
     po = await m3_po(stack, puno)
     assert Decimal(line(po, 1)["RVQA"]) == 40
     assert Decimal(line(po, 2)["RVQA"]) == 100
@@ -192,7 +179,7 @@ async def test_lost_answers_while_placing_make_one_po(stack: Stack) -> None:
 async def test_buyer_changes_apply_while_m3_allows_them(stack: Stack) -> None:
     po_id = new_id()
     puno = await place(stack, purchase_order(po_id))
-    await lose_answers(stack, "PPS200MI", "UpdLine", "AddLine", "DltLine")
+    await lose_answers(stack, "PPS200MI", "UpdHead", "UpdLine", "AddLine", "DltLine")
 
     changed = purchase_order(
         po_id,
@@ -202,13 +189,17 @@ async def test_buyer_changes_apply_while_m3_allows_them(stack: Stack) -> None:
             {"LineNumber": 3, "SKU": "CHAIN-9S", "Quantity": "12", "UnitPrice": "11.00"},
         ],
     )
-    response = await stack.bng.patch(f"/api/v1/purchase-orders/{po_id}", json={"Lines": changed["Lines"]})
+    response = await stack.bng.patch(
+        f"/api/v1/purchase-orders/{po_id}",
+        json={"Lines": changed["Lines"], "RequestedDeliveryDate": "2026-12-11"},
+    )
     assert response.status_code == 200, response.text
 
     await wait_until(stack, PO, po_id, lambda v: any(e.step == "M3 PO changed" for e in v.timeline))
-    for transaction in ("UpdLine", "AddLine", "DltLine"):
+    for transaction in ("UpdHead", "UpdLine", "AddLine", "DltLine"):
         assert await lost(stack, "PPS200MI", transaction), f"{transaction} never lost its answer"
     po = await m3_po(stack, puno)
+    assert str(po["head"]["DWDT"]).replace("-", "") == "20261211"
     assert Decimal(line(po, 1)["ORQA"]) == 60
     assert Decimal(line(po, 1)["PUPR"]) == Decimal("8.40")
     assert line(po, 2)["PUSL"] == "99"
@@ -235,11 +226,11 @@ async def test_a_change_m3_no_longer_allows_parks_with_m3s_reason(stack: Stack) 
     assert parked.attention.kind == "m3_business_error"
     assert parked.attention.m3_program == "PPS200MI"
     assert parked.attention.step == "change purchase order in M3"
-    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "OnHold")
+    await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "OnHold"})
 
     await decide(stack, PO, po_id, SkipStep(reason="keep the received quantity"))
     await wait_for(stack, PO, po_id, DocumentStage.PARTLY_RECEIVED)
-    body = await wait_until_bng(stack, po_id, lambda body: body["Status"] == "PartlyReceived")
+    body = await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "PartlyReceived"})
     assert "not applied" in (body.get("StatusReason") or "")
 
 
@@ -253,7 +244,7 @@ async def test_cancelling_an_open_po_deletes_its_lines_in_m3(stack: Stack) -> No
     await wait_for(stack, PO, po_id, DocumentStage.CANCELLED)
     po = await m3_po(stack, puno)
     assert {row["PUSL"] for row in po["lines"]} == {"99"}
-    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Cancelled")
+    await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "Cancelled"})
 
 
 async def test_cancelling_a_received_po_is_refused_by_m3_and_parks(stack: Stack) -> None:
@@ -281,8 +272,6 @@ async def test_an_unknown_item_parks_the_po_and_a_fix_places_it(stack: Stack) ->
 
     parked = await wait_for(stack, PO, po_id, DocumentStage.NEEDS_ATTENTION)
     assert parked.attention is not None and parked.attention.step == "check items"
-
-    from workflows.models import FixPayload
 
     fixed = purchase_order(po_id)
     await decide(stack, PO, po_id, FixPayload(payload=fixed, reason="right SKU"))
@@ -320,3 +309,29 @@ async def test_a_lost_answer_on_bngs_status_update_changes_it_once(stack: Stack)
         if e["payload"]["data"]["PurchaseOrderID"] == po_id and e["payload"]["data"]["Status"] == "Placed"
     ]
     assert len(placed) == 1
+
+
+async def test_a_lost_delete_entry_answer_leaves_no_entry_and_the_po_parks(stack: Stack) -> None:
+    # TRAILER-KID is an active item no warehouse stocks: PPS370MI/AddLine refuses it once the head
+    # is in the entry, so the entry is deleted (DeleteEntry, whose answer is lost) and the PO parks.
+    po_id = new_id()
+    body = purchase_order(po_id)
+    body["Lines"][1]["SKU"] = "TRAILER-KID"
+    await ensure_vendor(stack)
+    await lose_answers(stack, "PPS370MI", "DeleteEntry")
+    await bng_post(stack, "/api/v1/purchase-orders", body)
+
+    parked = await wait_for(stack, PO, po_id, DocumentStage.NEEDS_ATTENTION)
+
+    assert parked.attention is not None and parked.attention.kind == "m3_business_error"
+    assert parked.attention.m3_program == "PPS370MI" and parked.attention.m3_transaction == "AddLine"
+    assert await lost(stack, "PPS370MI", "DeleteEntry")
+    entries = {
+        c["record"]["MSGN"]
+        for c in await committed_calls(stack, "PPS370MI", "AddHead")
+        if c["record"].get("YRE1") == po_id
+    }
+    deletes = [c["record"]["MSGN"] for c in await committed_calls(stack, "PPS370MI", "DeleteEntry")]
+    # Every entry of this PO was deleted exactly once: none is left to be finished by anyone.
+    assert entries and all(deletes.count(msgn) == 1 for msgn in entries)
+    assert not [po for po in await m3_admin(stack, "/purchase-orders") if po.get("YRE1") == po_id]

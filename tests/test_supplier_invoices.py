@@ -11,9 +11,19 @@ from decimal import Decimal
 from typing import Any
 
 from tests.conftest import Stack
-from tests.documents import bng_get, bng_post, committed_calls, decide, lost, m3_admin, wait_for, wait_until
+from tests.documents import (
+    bng_get,
+    bng_post,
+    committed_calls,
+    decide,
+    lost,
+    m3_admin,
+    wait_for,
+    wait_for_bng,
+    wait_until,
+)
 from tests.test_exactly_once import lose_answers
-from tests.test_purchasing import VENDOR, m3_po, new_id, place, purchase_order, receive, wait_until_bng
+from tests.test_purchasing import VENDOR, m3_po, new_id, place, purchase_order, receive
 from workflows.documents import DocumentStage, DocumentType
 from workflows.models import AcceptSuggestion
 
@@ -92,7 +102,7 @@ async def test_a_matching_invoice_is_posted_and_closes_the_po(stack: Stack) -> N
     # Received and invoiced in full: M3 closes the PO lines (85), and BNG's PO follows.
     await wait_for(stack, PO, po_id, DocumentStage.CLOSED)
     assert {line["PUSL"] for line in (await m3_po(stack, puno))["lines"]} == {"85"}
-    await wait_until_bng(stack, po_id, lambda body: body["Status"] == "Closed")
+    await wait_for_bng(stack, f"/api/v1/purchase-orders/{po_id}", {"Status": "Closed"})
 
 
 async def test_a_price_difference_parks_and_accepting_it_books_the_variance(stack: Stack) -> None:
@@ -108,7 +118,7 @@ async def test_a_price_difference_parks_and_accepting_it_books_the_variance(stac
     assert "8.9" in parked.attention.summary and "8.5" in parked.attention.summary
     offered = [s.id for s in parked.attention.suggestions]
     assert offered == ["accept_price_difference", "reject"]
-    await wait_until_bng_invoice(stack, bng_id, "OnHold")
+    await wait_for_bng(stack, f"/api/v1/supplier-invoices/{bng_id}", {"Status": "OnHold"})
 
     await decide(
         stack, INVOICE, bng_id, AcceptSuggestion(suggestion="accept_price_difference", reason="agreed")
@@ -121,7 +131,7 @@ async def test_a_price_difference_parks_and_accepting_it_books_the_variance(stac
     variance = [line for line in m3["lines"] if str(line["RDTP"]) == "8"]
     assert [(str(line["AIT1"]), Decimal(line["NLAM"])) for line in variance] == [("4090", Decimal("16.00"))]
     assert Decimal(next(line for line in m3["lines"] if str(line["PNLI"]) == "1")["GRPR"]) == Decimal("8.50")
-    await wait_until_bng_invoice(stack, bng_id, "Posted")
+    await wait_for_bng(stack, f"/api/v1/supplier-invoices/{bng_id}", {"Status": "Posted"})
 
 
 async def test_an_invoice_ahead_of_its_goods_waits_for_the_receipt(stack: Stack) -> None:
@@ -156,7 +166,7 @@ async def test_rejecting_a_mismatch_tells_bng_why(stack: Stack) -> None:
 
     rejected = await wait_for(stack, INVOICE, bng_id, DocumentStage.REJECTED)
     assert rejected.m3_number is None
-    body = await wait_until_bng_invoice(stack, bng_id, "Rejected")
+    body = await wait_for_bng(stack, f"/api/v1/supplier-invoices/{bng_id}", {"Status": "Rejected"})
     assert "12" in body["StatusReason"]
 
 
@@ -174,7 +184,9 @@ async def test_a_duplicate_supplier_invoice_number_is_refused_naming_the_earlier
     [reason] = [entry.detail for entry in refused.timeline if entry.step == "Rejected"]
     assert posted.m3_number and posted.m3_number in reason
     assert first["SupplierInvoiceID"] in reason
-    body = await wait_until_bng_invoice(stack, again["SupplierInvoiceID"], "Rejected")
+    body = await wait_for_bng(
+        stack, f"/api/v1/supplier-invoices/{again['SupplierInvoiceID']}", {"Status": "Rejected"}
+    )
     assert first["SupplierInvoiceID"] in body["StatusReason"]
 
 
@@ -205,16 +217,24 @@ async def test_lost_answers_while_entering_make_one_invoice(stack: Stack) -> Non
     assert str(m3["head"]["SUPA"]) == "20"
 
 
-async def wait_until_bng_invoice(
-    stack: Stack, bng_id: str, status: str, timeout: float = 30
-) -> dict[str, Any]:
-    import asyncio
+async def test_a_lost_answer_on_bngs_invoice_status_update_changes_it_once(stack: Stack) -> None:
+    po_id, _ = await received_po(stack)
+    invoice = supplier_invoice(po_id, (1, "TYRE-28", "40", "8.50"), (2, "TUBE-28", "100", "2.10"))
+    bng_id = invoice["SupplierInvoiceID"]
+    path = f"/api/v1/supplier-invoices/{bng_id}/status"
+    fault = {"method": "PUT", "path_prefix": path, "status": 504, "count": 1, "after_commit": True}
+    response = await stack.bng.post("/_sandbox/faults", json=fault)
+    assert response.status_code in (200, 201), response.text
+    await bng_post(stack, "/api/v1/supplier-invoices", invoice)
 
-    deadline = asyncio.get_running_loop().time() + timeout
-    body: dict[str, Any] = {}
-    while asyncio.get_running_loop().time() < deadline:
-        body = await bng_get(stack, f"/api/v1/supplier-invoices/{bng_id}")
-        if body["Status"] == status:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"BNG supplier invoice {bng_id} never {status}; last: {body}")
+    posted = await wait_for(stack, INVOICE, bng_id, DocumentStage.POSTED)
+    await wait_until(stack, INVOICE, bng_id, lambda v: v.timeline[-1].step == "Status to BNG")
+
+    assert (await stack.bng.get("/_sandbox/faults")).json() == [], "the answer was never lost"
+    final = await wait_for(stack, INVOICE, bng_id, DocumentStage.POSTED)
+    assert all(entry.outcome != "error" for entry in final.timeline)
+    events = (
+        await stack.bng.get("/_sandbox/webhooks", params={"type": "supplierinvoice.status_changed"})
+    ).json()
+    mine = [e["payload"]["data"] for e in events if e["payload"]["data"]["SupplierInvoiceID"] == bng_id]
+    assert [(e["Status"], e["ExternalID"]) for e in mine] == [("Posted", posted.m3_number)]

@@ -30,6 +30,14 @@ class Failure(BaseModel):
     detail: Any = None
 
 
+class NeedsAttention(Exception):
+    """Raised inside a workflow's step when it must wait for an operator; the caller parks it."""
+
+    def __init__(self, attention: Attention) -> None:
+        super().__init__(attention.summary)
+        self.attention = attention
+
+
 def classify(error: ActivityError) -> Failure:
     """Business errors (M3 NOK, BNG 4xx, an invalid record) are final; an outage is retrying that
     went on for the whole retry window; anything else is unexpected, a defect to report."""

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
-    from workflows.attention import attention_for
+    from workflows.attention import NeedsAttention, attention_for
     from workflows.documents import (
         DocumentInput,
         DocumentResult,
@@ -115,6 +115,25 @@ class DocumentWorkflow:
                 return None
             if isinstance(decision, FixPayload):
                 data = type(data).model_validate({**data.model_dump(mode="json"), **decision.payload})
+
+    async def _step(self, step: str, call: Awaitable[T]) -> T:
+        """Run a step of the document's first phase; what retrying cannot fix raises NeedsAttention."""
+        try:
+            return await call
+        except ActivityError as error:
+            raise NeedsAttention(attention_for(error, step)) from error
+
+    async def _until_done(self, run: Callable[[], Awaitable[T]]) -> T:
+        """Run the first phase (validate, map, look up, create) until it gets through: each time it
+        needs an operator it parks with the document's payload, and a fix replaces the payload."""
+        while True:
+            try:
+                return await run()
+            except NeedsAttention as parked:
+                parked.attention.data = self._payload
+                decision = await self._park(parked.attention)
+                if isinstance(decision, FixPayload):
+                    self._payload = decision.payload
 
     async def _must(self, step: str, run: Callable[[M], Awaitable[T]], data: M) -> T:
         """A step the document cannot go on without: it parks until retried, fixed or cancelled."""

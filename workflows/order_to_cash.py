@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
-    from workflows.attention import attention_for, item_problems
+    from workflows.attention import NeedsAttention, attention_for, item_problems
     from workflows.models import (
         M3_STATUS_STAGES,
         Attention,
@@ -72,12 +72,6 @@ Decision = FixPayload | Resume | CancelOrder | SkipStep
 KEY_FIELDS = frozenset(
     {"bng_order_id", "cuor", "cuno", "temporary_order_number", "payment_id", "paid_before", "bod_id"}
 )
-
-
-class _NeedsAttention(Exception):
-    def __init__(self, attention: Attention) -> None:
-        super().__init__(attention.summary)
-        self.attention = attention
 
 
 class _Cancelled(Exception):
@@ -134,7 +128,7 @@ class OrderToCashWorkflow:
         while True:
             try:
                 return await self._try_place_order()
-            except _NeedsAttention as parked:
+            except NeedsAttention as parked:
                 decision = await self._park(parked.attention)
                 if isinstance(decision, FixPayload):
                     # A corrected order may name another customer or other lines: the batch order
@@ -155,7 +149,7 @@ class OrderToCashWorkflow:
             )
         )
         if transformed.order is None or transformed.issues:
-            raise _NeedsAttention(
+            raise NeedsAttention(
                 Attention(
                     kind="invalid_payload",
                     summary=f"The BNG order does not validate ({len(transformed.issues)} problem(s))",
@@ -192,7 +186,7 @@ class OrderToCashWorkflow:
             )
         )
         if items.problems:
-            raise _NeedsAttention(item_problems(items.problems))
+            raise NeedsAttention(item_problems(items.problems))
 
         await self._create_m3_order(customer.cuno, transformed.head, transformed.lines)
         return order
@@ -235,7 +229,7 @@ class OrderToCashWorkflow:
                     summary=summaries.confirm_m3_order(confirm),
                 )
             )
-        except _NeedsAttention as parked:
+        except NeedsAttention as parked:
             if parked.attention.kind in ("outage", "unexpected"):
                 raise  # the batch order waits as it is; a retry continues it
             # The order cannot be completed: remove the batch, then say why.
@@ -635,7 +629,7 @@ class OrderToCashWorkflow:
         try:
             return await step
         except ActivityError as error:
-            raise _NeedsAttention(attention_for(error, "place order")) from error
+            raise NeedsAttention(attention_for(error, "place order")) from error
 
     # ---------------------------------------------------------------- messages
 

@@ -15,13 +15,11 @@ fixes, retries, skips or cancels it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from decimal import Decimal
 from typing import TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.bng_purchasing import BngPurchasingActivities, PushPurchaseOrderStatusInput
@@ -37,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from clients.bng.models import GoodsReceipt, PurchaseOrder, PurchaseOrderStatus
     from workflows import search_attributes as sa
     from workflows import summaries
-    from workflows.attention import attention_for, item_problems
+    from workflows.attention import NeedsAttention, item_problems
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import (
         DocumentInput,
@@ -73,12 +71,6 @@ def _rank(stage: DocumentStage) -> int:
     return _ORDER.index(stage) if stage in _ORDER else -1
 
 
-class _NeedsAttention(Exception):
-    def __init__(self, attention: Attention) -> None:
-        super().__init__(attention.summary)
-        self.attention = attention
-
-
 @workflow.defn
 class PurchaseOrderWorkflow(DocumentWorkflow):
     document_type = DocumentType.PURCHASE_ORDER
@@ -106,7 +98,7 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         )
         self._log("Received", f"purchaseorder.created webhook {data.webhook_id or ''}".strip(), "info")
         try:
-            await self._place_in_m3()
+            await self._until_done(self._try_place)
             await self._push(DocumentStage.PLACED)
             while self._view.stage not in (DocumentStage.CLOSED, DocumentStage.CANCELLED):
                 await workflow.wait_condition(
@@ -125,19 +117,8 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
                 self._log("M3 PO kept", f"PO {self._view.m3_number} stays in M3 as it is", "info")
         return self._result()
 
-    async def _place_in_m3(self) -> None:
-        """Steps 1-3, repeated after each operator fix until the PO is placed in M3."""
-        while True:
-            try:
-                return await self._try_place()
-            except _NeedsAttention as parked:
-                parked.attention.data = self._payload
-                decision = await self._park(parked.attention)
-                if isinstance(decision, FixPayload):
-                    self._payload = decision.payload
-
     async def _try_place(self) -> None:
-        transformed = await self._placing(
+        transformed = await self._step(
             "validate purchase order",
             workflow.execute_activity_method(
                 PurchasingTransforms.transform_purchase_order,
@@ -147,7 +128,7 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             ),
         )
         if transformed.purchase_order is None or transformed.issues:
-            raise _NeedsAttention(
+            raise NeedsAttention(
                 Attention(
                     kind="invalid_payload",
                     summary=f"The BNG purchase order does not validate: {len(transformed.issues)} problem(s)",
@@ -165,7 +146,7 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             f"{len(transformed.lines)} line(s) mapped to M3 (maps {transformed.map_version or '-'})",
         )
 
-        supplier = await self._placing(
+        supplier = await self._step(
             "supplier",
             workflow.execute_activity_method(
                 M3SupplierActivities.ensure_m3_supplier,
@@ -178,7 +159,7 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         created = " (created from the BNG vendor)" if supplier.created else ""
         self._set_stage(DocumentStage.SUPPLIER_READY, f"M3 supplier {supplier.suno}{created}")
 
-        items = await self._placing(
+        items = await self._step(
             "check items",
             workflow.execute_activity_method(
                 M3ItemActivities.check_m3_items,
@@ -188,9 +169,9 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
             ),
         )
         if items.problems:
-            raise _NeedsAttention(item_problems(items.problems))
+            raise NeedsAttention(item_problems(items.problems))
 
-        placed = await self._placing(
+        placed = await self._step(
             "place purchase order",
             workflow.execute_activity_method(
                 M3PurchaseOrderActivities.place_m3_purchase_order,
@@ -213,12 +194,6 @@ class PurchaseOrderWorkflow(DocumentWorkflow):
         }
         how = "found in M3, placed by an earlier attempt" if placed.found else "PPS370MI batch entry finished"
         self._set_stage(DocumentStage.PLACED, f"M3 PO {placed.puno} ({how})")
-
-    async def _placing(self, step: str, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except ActivityError as error:
-            raise _NeedsAttention(attention_for(error, step)) from error
 
     # ---------------------------------------------------------------- changes from BNG
 

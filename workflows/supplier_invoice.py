@@ -14,12 +14,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.bng_purchasing import BngPurchasingActivities, PushSupplierInvoiceStatusInput
@@ -37,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from clients.bng.models import SupplierInvoice, SupplierInvoiceStatus
     from workflows import search_attributes as sa
     from workflows import summaries
-    from workflows.attention import attention_for
+    from workflows.attention import NeedsAttention
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import (
         DocumentResult,
@@ -46,15 +44,9 @@ with workflow.unsafe.imports_passed_through():
         SupplierInvoiceInput,
         document_workflow_id,
     )
-    from workflows.models import AcceptSuggestion, Attention, FieldIssue, FixPayload, Suggestion
+    from workflows.models import AcceptSuggestion, Attention, FieldIssue, Suggestion
 
 T = TypeVar("T")
-
-
-class _NeedsAttention(Exception):
-    def __init__(self, attention: Attention) -> None:
-        super().__init__(attention.summary)
-        self.attention = attention
 
 
 class _Prepared:
@@ -83,7 +75,7 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
         )
         self._log("Received", f"supplierinvoice.created webhook {data.webhook_id or ''}".strip(), "info")
         try:
-            prepared = await self._prepare()
+            prepared = await self._until_done(self._try_prepare)
             if prepared is None:
                 return self._result()
             plan = await self._match(prepared)
@@ -100,16 +92,6 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
 
     # ---------------------------------------------------------------- 1-2: prepare
 
-    async def _prepare(self) -> _Prepared | None:
-        while True:
-            try:
-                return await self._try_prepare()
-            except _NeedsAttention as parked:
-                parked.attention.data = self._payload
-                decision = await self._park(parked.attention)
-                if isinstance(decision, FixPayload):
-                    self._payload = decision.payload
-
     async def _try_prepare(self) -> _Prepared | None:
         transformed = await self._step(
             "validate invoice",
@@ -121,7 +103,7 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             ),
         )
         if transformed.invoice is None or transformed.issues:
-            raise _NeedsAttention(
+            raise NeedsAttention(
                 Attention(
                     kind="invalid_payload",
                     summary=f"The supplier invoice does not validate ({len(transformed.issues)} problem(s))",
@@ -190,12 +172,6 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             self._log("Found in M3", f"invoice batch {earlier.inbn}, entered by an earlier attempt", "info")
         return prepared
 
-    async def _step(self, step: str, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except ActivityError as error:
-            raise _NeedsAttention(attention_for(error, step)) from error
-
     # ---------------------------------------------------------------- 3: three-way match
 
     async def _match(self, prepared: _Prepared) -> list[dict[str, str]] | None:
@@ -220,7 +196,7 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
                 # Matched and entered by an earlier attempt: M3 has booked the quantities already.
                 return []
             if waiting_until is not None and workflow.now() < waiting_until:
-                await self._wait_for_receipt(result)
+                await self._wait_for_receipt()
                 continue
             decision = await self._park(
                 Attention(
@@ -269,7 +245,7 @@ class SupplierInvoiceWorkflow(DocumentWorkflow):
             except Exception as error:  # the PO is closed: the timer alone rechecks
                 self._log("PO not told", f"{po_workflow}: {error}", "info")
 
-    async def _wait_for_receipt(self, result: MatchResult) -> None:
+    async def _wait_for_receipt(self) -> None:
         self._recheck = False
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self._recheck, timeout=self._recheck_every)
