@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # The GL side of a BNG payment: m3_ar_batch leaves it to M3 (ARS040MI batch accounting);
     # gl_journal also posts a clearing journal (debit BANK, credit CARD-CLEARING) via GLS840MI.
     payment_gl: Literal["m3_ar_batch", "gl_journal"] = "m3_ar_batch"
+    # How an order calls M3 and BNG. local: each call a local activity (one history event each,
+    # the stage published to visibility once per wait); activities: each call a regular activity
+    # (pending in the UI while it retries; about twice the history). Orders started before a
+    # change keep the way they started with.
+    order_calls: Literal["local", "activities"] = "local"
 
     # Master data (customers, products, suppliers, inventory).
     # The delivery address (CRS610MI ADRT 1) that holds a BNG customer's shipping address.

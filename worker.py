@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -36,13 +37,23 @@ WORKFLOWS = [
 ]
 
 
+# Worker settings, shared with the bench's engine-ceiling worker so that both run alike.
+# Calls to M3 and BNG wait on the network, not the CPU: many may be in flight at once.
+TUNING: dict[str, Any] = {
+    "max_concurrent_activities": 100,
+    "max_concurrent_local_activities": 100,
+    "max_concurrent_workflow_tasks": 100,
+    "max_cached_workflows": 2000,
+}
+
+
 def build_worker(client: Client, connections: Connections, task_queue: str) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=all_activities(connections, client),
-        max_concurrent_activities=50,
+        **TUNING,
     )
 
 

@@ -122,6 +122,7 @@ async def _start_order(router: Router, order_id: str, payload: dict[str, Any], w
                 payload=payload,
                 webhook_id=webhook_id,
                 payment_gl=router.settings.payment_gl,
+                calls=router.settings.order_calls,
             ),
             id=workflow_id,
             task_queue=router.settings.task_queue,

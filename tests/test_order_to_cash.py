@@ -18,7 +18,8 @@ from temporalio.worker import Replayer
 from clients.bng.webhooks import build_headers
 from sandbox.bng.demo_data import make_demo_orders
 from tests.conftest import WEBHOOK_SECRET, Stack
-from workflows.models import CancelOrder, FixPayload, Stage, order_workflow_id
+from workflows import search_attributes as sa
+from workflows.models import CancelOrder, FixPayload, OrderToCashInput, Stage, order_workflow_id
 from workflows.order_to_cash import OrderToCashWorkflow
 
 
@@ -280,3 +281,35 @@ async def test_a_value_too_long_for_m3_is_an_error_naming_the_field(stack: Stack
     assert view.attention is not None and view.attention.kind == "invalid_payload"
     (issue,) = view.attention.issues
     assert issue.field == "CUOR" and issue.source == "OrderID" and "20" in issue.message
+
+
+async def test_local_calls_keep_a_paid_orders_history_short(stack: Stack) -> None:
+    """The receiver starts orders with local calls (settings.order_calls): one marker event per
+    call and one search-attribute update per wait. The same order with every call a regular
+    activity (as before) takes about twice the history; both have the same timeline."""
+    local, regular = demo_order(30401), demo_order(30402)
+    await stack.client.start_workflow(
+        OrderToCashWorkflow.run,
+        OrderToCashInput(bng_order_id=regular["OrderID"], payload=regular, calls="activities"),
+        id=order_workflow_id(regular["OrderID"]),
+        task_queue=stack.settings.task_queue,
+    )
+    await stack.place_order(regular)  # its webhook joins the running workflow
+    await stack.place_order(local)
+    lengths: dict[str, int] = {}
+    steps: dict[str, list[str]] = {}
+    for order in (local, regular):
+        view = await stack.drive_to_paid(order["OrderID"])
+        steps[order["OrderID"]] = [entry.step for entry in view.timeline]
+        handle = stack.client.get_workflow_handle(order_workflow_id(order["OrderID"]))
+        lengths[order["OrderID"]] = len((await handle.fetch_history()).events)
+
+    short, long = lengths[local["OrderID"]], lengths[regular["OrderID"]]
+    assert short < 0.6 * long, lengths
+    # The same steps on both timelines (how often BNG is told depends on the order BODs arrive in).
+    assert set(steps[local["OrderID"]]) == set(steps[regular["OrderID"]])
+    # Visibility shows where the order rests, with the M3 numbers, as before.
+    described = await stack.client.get_workflow_handle(order_workflow_id(local["OrderID"])).describe()
+    attributes = described.typed_search_attributes
+    assert attributes.get(sa.ORDER_STAGE) == Stage.PAID.value
+    assert attributes.get(sa.M3_ORDER_NUMBER) and attributes.get(sa.M3_CUSTOMER_NUMBER)

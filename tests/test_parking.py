@@ -39,10 +39,10 @@ def handle(stack: Stack, order_id: str) -> WorkflowHandle[Any, OrderToCashResult
 
 async def place_with(stack: Stack, order: dict[str, Any], **process: Any) -> None:
     """Start the order's workflow with its own process settings, then place the order in BNG
-    (whose webhook then finds the workflow running)."""
+    (whose webhook then finds the workflow running). Calls are local, as the receiver starts them."""
     await stack.client.start_workflow(
         OrderToCashWorkflow.run,
-        OrderToCashInput(bng_order_id=order["OrderID"], payload=order, **process),
+        OrderToCashInput(bng_order_id=order["OrderID"], payload=order, **{"calls": "local", **process}),
         id=order_workflow_id(order["OrderID"]),
         task_queue=stack.settings.task_queue,
     )

@@ -32,17 +32,24 @@ from worker import WORKFLOWS
 from workflows import summaries
 from workflows.models import Stage, order_workflow_id
 
+# The marker the SDK records for a local activity's result.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 BEFORE_SUMMARIES = Path(__file__).parent / "fixtures" / "before_summaries" / "order_paid.json"
 
 
 async def scheduled_summaries(handle: WorkflowHandle) -> list[str]:
-    """The summary of every activity the workflow scheduled, in order, as the UI shows them."""
+    """The summary of every activity the workflow ran, in order, as the UI shows them: regular
+    activities on their scheduled event, local activities on their marker."""
     history = await handle.fetch_history()
     converter = pydantic_data_converter.payload_converter
     return [
         converter.from_payload(event.user_metadata.summary, str)
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        or (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        )
     ]
 
 

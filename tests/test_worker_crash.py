@@ -45,7 +45,9 @@ async def test_worker_killed_mid_order_completes_exactly_once(stack: Stack) -> N
         await stack.m3.post("/_sandbox/knobs", json={"latency_ms": 1500})
         await stack.client.start_workflow(
             OrderToCashWorkflow.run,
-            OrderToCashInput(bng_order_id=order.OrderID, payload=order.model_dump(mode="json")),
+            OrderToCashInput(
+                bng_order_id=order.OrderID, payload=order.model_dump(mode="json"), calls="local"
+            ),
             id=order_workflow_id(order.OrderID),
             task_queue=CRASH_QUEUE,
         )

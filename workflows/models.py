@@ -54,6 +54,10 @@ class OrderToCashInput(BaseModel):
     # The payment's GL side (settings.payment_gl): M3's own from the ARS040MI batch, or a clearing
     # journal m3bng posts through GLS840MI as well.
     payment_gl: Literal["m3_ar_batch", "gl_journal"] = "m3_ar_batch"
+    # How the order calls M3 and BNG (settings.order_calls): as local activities with the stage
+    # published to visibility once per wait (short history), or each call a regular activity.
+    # Orders started before the choice existed have none: they replay as they ran, with activities.
+    calls: Literal["local", "activities"] = "activities"
 
 
 AttentionKind = Literal[

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -40,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from clients.bng.models import Invoice, Order, OrderStatus
     from workflows import search_attributes as sa
     from workflows import summaries
-    from workflows.activity_options import SYSTEM_CALL, ActivityOptions
+    from workflows.activity_options import SYSTEM_CALL, ActivityOptions, local_first
     from workflows.attention import NeedsAttention, attention_for, item_problems
     from workflows.models import (
         M3_STATUS_STAGES,
@@ -107,6 +108,10 @@ class OrderToCashWorkflow:
         self._decision: Decision | None = None
         # While parked in a step: the model its data must validate against for a fix.
         self._fix_model: type[BaseModel] | None = None
+        # Calls as local activities, search attributes published once per wait. Part of the input,
+        # so an order keeps the way it started with (orders from before the choice: activities).
+        self._local = data.calls == "local"
+        self._unpublished: dict[str, SearchAttributeUpdate[str]] = {}
 
     # ---------------------------------------------------------------- the process
 
@@ -121,6 +126,7 @@ class OrderToCashWorkflow:
             await self._collect_payment()
         except _Cancelled:
             await self._remove_batch_order_on_cancel()
+        self._publish()
         return self._result()
 
     async def _place_order_in_m3(self) -> Order:
@@ -141,10 +147,9 @@ class OrderToCashWorkflow:
 
     async def _try_place_order(self) -> Order:
         transformed = await self._business_step(
-            workflow.execute_activity(
+            self._call_out(
                 transform_order,
                 mapping := TransformOrderInput(payload=self._payload, order_type=self._order_type),
-                **self._call,
                 summary=summaries.transform_order(mapping),
             )
         )
@@ -165,23 +170,21 @@ class OrderToCashWorkflow:
         )
 
         customer = await self._business_step(
-            workflow.execute_activity_method(
+            self._call_out(
                 M3CustomerActivities.ensure_m3_customer,
                 wanted := EnsureCustomerInput(bng_customer_id=order.CustomerID),
-                **self._call,
                 summary=summaries.ensure_m3_customer(wanted),
             )
         )
         self._view.m3_customer_number = customer.cuno
-        workflow.upsert_search_attributes([sa.M3_CUSTOMER_NUMBER.value_set(customer.cuno)])
+        self._search_attribute(sa.M3_CUSTOMER_NUMBER.value_set(customer.cuno))
         created = " (created from BNG)" if customer.created else ""
         self._set_stage(Stage.CUSTOMER_READY, f"M3 customer {customer.cuno}{created}")
 
         items = await self._business_step(
-            workflow.execute_activity_method(
+            self._call_out(
                 M3ItemActivities.check_m3_items,
                 item_check := CheckItemsInput(item_numbers=[line["ITNO"] for line in transformed.lines]),
-                **self._call,
                 summary=summaries.check_m3_items(item_check),
             )
         )
@@ -193,10 +196,9 @@ class OrderToCashWorkflow:
 
     async def _create_m3_order(self, cuno: str, head: dict[str, str], lines: list[dict[str, str]]) -> None:
         created = await self._business_step(
-            workflow.execute_activity_method(
+            self._call_out(
                 M3OrderActivities.add_m3_order_head,
                 head_input := AddOrderHeadInput(bng_order_id=self._view.bng_order_id, cuno=cuno, head=head),
-                **self._call,
                 summary=summaries.add_m3_order_head(head_input),
             )
         )
@@ -209,23 +211,21 @@ class OrderToCashWorkflow:
         self._log("M3 batch order head", f"OIS100MI/AddBatchHead: temporary order {temp}")
         try:
             added = await self._business_step(
-                workflow.execute_activity_method(
+                self._call_out(
                     M3OrderActivities.add_m3_order_lines,
                     lines_input := AddOrderLinesInput(temporary_order_number=temp, lines=lines),
-                    **self._call,
                     summary=summaries.add_m3_order_lines(lines_input),
                 )
             )
             self._log("M3 batch order lines", f"OIS100MI/AddBatchLine: {added} line(s) in the batch order")
             orno = await self._business_step(
-                workflow.execute_activity_method(
+                self._call_out(
                     M3OrderActivities.confirm_m3_order,
                     confirm := ConfirmOrderInput(
                         bng_order_id=self._view.bng_order_id,
                         cuno=cuno,
                         temporary_order_number=temp,
                     ),
-                    **self._call,
                     summary=summaries.confirm_m3_order(confirm),
                 )
             )
@@ -242,10 +242,9 @@ class OrderToCashWorkflow:
         """Compensation: delete a batch order that will not be confirmed; says what became of it."""
         deleted = await self._attempt(
             "delete batch order",
-            lambda data: workflow.execute_activity_method(
+            lambda data: self._call_out(
                 M3OrderActivities.delete_m3_batch_order,
                 data,
-                **self._call,
                 summary=summaries.delete_m3_batch_order(data),
             ),
             DeleteBatchOrderInput(cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp),
@@ -261,12 +260,12 @@ class OrderToCashWorkflow:
         if temp is None or cuno is None:
             return
         try:
-            deleted = await workflow.execute_activity_method(
+            deleted = await self._call_out(
                 M3OrderActivities.delete_m3_batch_order,
                 removal := DeleteBatchOrderInput(
                     cuno=cuno, cuor=self._view.bng_order_id, temporary_order_number=temp
                 ),
-                **self._notice,
+                notice=True,
                 summary=summaries.delete_m3_batch_order(removal),
             )
         except ActivityError as error:
@@ -281,6 +280,7 @@ class OrderToCashWorkflow:
 
     async def _follow_m3_until_invoiced(self) -> None:
         while self._view.invoice is None:
+            self._publish()
             await workflow.wait_condition(lambda: bool(self._m3_events))
             await self._apply_m3_event(self._m3_events.pop(0))
 
@@ -327,10 +327,9 @@ class OrderToCashWorkflow:
         self._view.invoice = invoice
         await self._attempt(
             "invoice to BNG",
-            lambda data: workflow.execute_activity_method(
+            lambda data: self._call_out(
                 BngOrderActivities.push_invoice_to_bng,
                 data,
-                **self._call,
                 summary=summaries.push_invoice_to_bng(data),
             ),
             PushInvoiceInput(
@@ -424,10 +423,9 @@ class OrderToCashWorkflow:
             # No fix here: the batch may exist already, and only the checks above may shape it.
             posted = await self._attempt(
                 "post payment",
-                lambda data: workflow.execute_activity_method(
+                lambda data: self._call_out(
                     M3PaymentActivities.post_payment_to_m3,
                     data,
-                    **self._call,
                     summary=summaries.post_payment_to_m3(data),
                 ),
                 posting,
@@ -460,10 +458,9 @@ class OrderToCashWorkflow:
             return
         gl = await self._attempt(
             "payment GL",
-            lambda data: workflow.execute_activity_method(
+            lambda data: self._call_out(
                 M3JournalActivities.post_payment_gl,
                 data,
-                **self._call,
                 summary=summaries.post_payment_gl(data),
             ),
             PaymentGlInput(
@@ -527,6 +524,7 @@ class OrderToCashWorkflow:
         def arrived() -> bool:
             return bool(self._payments) or any(e.noun == "Invoice" for e in self._m3_events)
 
+        self._publish()
         if self._paid == 0:
             await workflow.wait_condition(arrived)
             return True
@@ -606,6 +604,7 @@ class OrderToCashWorkflow:
         self._set_stage(Stage.NEEDS_ATTENTION, attention.summary, outcome="error")
         if attention.kind != "invalid_payload":
             await self._notify(OrderStatus.ON_HOLD, attention.summary[:250])
+        self._publish()
         await workflow.wait_condition(lambda: self._decision is not None)
         decision, self._decision = self._decision, None
         assert decision is not None
@@ -734,7 +733,7 @@ class OrderToCashWorkflow:
         self._view.m3_order_number = orno
         self._view.m3_temporary_order_number = None
         self._view.m3_status = "22/22"
-        workflow.upsert_search_attributes([sa.M3_ORDER_NUMBER.value_set(orno)])
+        self._search_attribute(sa.M3_ORDER_NUMBER.value_set(orno))
         self._set_stage(Stage.ORDER_CREATED, detail)
 
     def _advance_to(self, stage: Stage) -> bool:
@@ -742,9 +741,31 @@ class OrderToCashWorkflow:
 
     def _set_stage(self, stage: Stage, detail: str, outcome: str = "ok") -> None:
         self._view.stage = stage
-        workflow.upsert_search_attributes([sa.ORDER_STAGE.value_set(stage.value)])
+        self._search_attribute(sa.ORDER_STAGE.value_set(stage.value))
         metrics.stage_entered(stage.value)
         self._log(stage.value, detail, outcome)
+
+    def _search_attribute(self, update: SearchAttributeUpdate[str]) -> None:
+        """Visibility shows where the order waits: with local calls, the stages it passes through
+        between two waits are published together, as one history event."""
+        if self._local:
+            self._unpublished[update.key.name] = update
+        else:
+            workflow.upsert_search_attributes([update])
+
+    def _publish(self) -> None:
+        if self._unpublished:
+            workflow.upsert_search_attributes(list(self._unpublished.values()))
+            self._unpublished.clear()
+
+    def _call_out(
+        self, activity: Callable[..., Awaitable[T]], arg: Any, summary: str, notice: bool = False
+    ) -> Awaitable[T]:
+        """One call to M3 or BNG: local first (activity_options.local_first), or a regular activity."""
+        options = self._notice if notice else self._call
+        if self._local:
+            return local_first(activity, arg, options, summary)
+        return cast(Awaitable[T], workflow.execute_activity(activity, arg, **options, summary=summary))
 
     def _log(self, step: str, detail: str = "", outcome: str = "ok") -> None:
         self._view.timeline.append(
@@ -764,10 +785,9 @@ class OrderToCashWorkflow:
     async def _push_status(self, status: OrderStatus) -> None:
         pushed = await self._attempt(
             f"status {status.value} to BNG",
-            lambda data: workflow.execute_activity_method(
+            lambda data: self._call_out(
                 BngOrderActivities.push_order_status_to_bng,
                 data,
-                **self._call,
                 summary=summaries.push_order_status_to_bng(data),
             ),
             self._status_update(status),
@@ -778,10 +798,10 @@ class OrderToCashWorkflow:
     async def _notify(self, status: OrderStatus, reason: str) -> None:
         """Tell BNG about a hold or a cancellation; if it cannot be told, the reason stays first."""
         try:
-            await workflow.execute_activity_method(
+            await self._call_out(
                 BngOrderActivities.push_order_status_to_bng,
                 notice := self._status_update(status, reason),
-                **self._notice,
+                notice=True,
                 summary=summaries.push_order_status_to_bng(notice),
             )
         except ActivityError as error:
