@@ -36,7 +36,8 @@ class M3CustomerActivities:
     @activity.defn
     @auto_heartbeat
     async def ensure_m3_customer(self, data: EnsureCustomerInput) -> EnsuredCustomer:
-        cuno = await asyncio.to_thread(self._linked_cuno, data.bng_customer_id)
+        linked = await asyncio.to_thread(self._linked_cuno, data.bng_customer_id)
+        cuno = linked
         ours = deterministic_key(NEW_M3_KEY_PREFIX["customer"], data.bng_customer_id)
         created = False
         with classified_errors():
@@ -54,9 +55,13 @@ class M3CustomerActivities:
                 if customer.ExternalID != cuno:
                     await self._set_external_id(data.bng_customer_id, cuno)
             assert cuno is not None
-            # The customer must really exist in M3; an unknown number is M3's NOK, parked as such.
-            await self._c.m3.get_one("CRS610MI", "GetBasicData", {"CUNO": cuno})
-        await asyncio.to_thread(self._link, data.bng_customer_id, cuno)
+            if linked is None:
+                # A number only BNG knows must really exist in M3; an unknown one is M3's NOK,
+                # parked as such. A linked customer is M3's (sync or an earlier order put it
+                # there): if M3 has since blocked or lost it, AddBatchHead says so, and parks.
+                await self._c.m3.get_one("CRS610MI", "GetBasicData", {"CUNO": cuno})
+        if cuno != linked:
+            await asyncio.to_thread(self._link, data.bng_customer_id, cuno)
         return EnsuredCustomer(cuno=cuno, created=created)
 
     async def _set_external_id(self, bng_customer_id: str, cuno: str) -> None:
