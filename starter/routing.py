@@ -48,6 +48,8 @@ from storage.models import EventSource
 from workflows import search_attributes as sa
 from workflows import summaries
 from workflows.models import (
+    M3_STATUS_STAGES,
+    SALES_ORDER_BOD_STAGES,
     M3OrderEvent,
     OrderToCashInput,
     OrderToCashResult,
@@ -267,6 +269,14 @@ async def route_bod(router: Router, bod: Bod) -> Routed:
             event.noun, f"M3 order {orno} was not placed by m3bng", business_key=orno, event_id=bod.bod_id
         )
     workflow_id = order_workflow_id(bng_order_id)
+    if event.noun == "SalesOrder" and M3_STATUS_STAGES.get(event.orsl or "") not in SALES_ORDER_BOD_STAGES:
+        # Confirmed (22) and invoiced (77) move nothing: the order confirms itself, and the invoice
+        # comes with SyncInvoice. Not signalling them spares every order two workflow tasks.
+        return Routed(
+            outcome="ignored",
+            workflow_id=workflow_id,
+            detail=f"SyncSalesOrder status {event.orsl} moves nothing in the order's process",
+        )
     if reason := await signal(router.client, workflow_id, OrderToCashWorkflow.m3_order_event, event):
         if stale := await _stale_for_finished_order(router.client, workflow_id, event):
             return Routed(outcome="ignored", workflow_id=workflow_id, detail=stale)

@@ -40,6 +40,9 @@ M3_STATUS_STAGES: dict[str, Stage] = {
     "66": Stage.SHIPPED,
     "77": Stage.INVOICED,
 }
+# The stages a SyncSalesOrder status moves an order to. Confirmed (22) is the workflow's own step;
+# Invoiced (77) needs the invoice, which comes with SyncInvoice.
+SALES_ORDER_BOD_STAGES = frozenset({Stage.ALLOCATED, Stage.PICKING, Stage.SHIPPED})
 
 
 class OrderToCashInput(BaseModel):

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.attention import NeedsAttention, attention_for, item_problems
     from workflows.models import (
         M3_STATUS_STAGES,
+        SALES_ORDER_BOD_STAGES,
         Attention,
         CancelOrder,
         FixPayload,
@@ -296,8 +297,7 @@ class OrderToCashWorkflow:
         if event.noun == "SalesOrder" and event.orsl:
             self._view.m3_status = f"{event.orsl}/{event.orst or event.orsl}"
             stage = M3_STATUS_STAGES.get(event.orsl)
-            # Invoiced needs the invoice itself, which comes with SyncInvoice.
-            if stage in (Stage.ALLOCATED, Stage.PICKING, Stage.SHIPPED) and self._advance_to(stage):
+            if stage in SALES_ORDER_BOD_STAGES and self._advance_to(stage):
                 self._set_stage(stage, f"M3 status {self._view.m3_status} (SyncSalesOrder)")
                 await self._push_status(_BNG_STATUS[stage])
         elif event.noun == "Shipment" and event.delivery_number:
