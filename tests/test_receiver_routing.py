@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
 from starter.cli import _parser
@@ -231,6 +232,32 @@ async def test_bods_for_orders_m3bng_did_not_place_or_that_are_closed_are_dead_l
     )
     ack = await post_bod(receiver, closed)
     assert ack["outcome"] == "dead-letter" and "terminated" in ack["detail"], ack
+
+
+async def test_status_bods_that_move_nothing_are_acknowledged_without_a_signal(
+    stack: Stack, receiver: httpx.AsyncClient
+) -> None:
+    """Confirmed (22) and invoiced (77) change nothing in the order's process: no workflow task."""
+    order_id = new_order_id()
+    await park(stack, receiver, order_id)
+
+    def sales_order(status: str) -> bytes:
+        return bod_xml(
+            "SyncSalesOrder",
+            **{
+                "BNG-10001": order_id,
+                "4f1c2a8e-9b1d-4c53-9a51-2e6f4a0c9d11": uuid.uuid4().hex,
+                ">33<": f">{status}<",
+            },
+        )
+
+    for status in ("22", "77"):
+        ack = await post_bod(receiver, sales_order(status))
+        assert ack["outcome"] == "ignored" and f"status {status}" in ack["detail"], ack
+    assert (await post_bod(receiver, sales_order("33")))["outcome"] == "signalled"
+    history = await stack.client.get_workflow_handle(order_workflow_id(order_id)).fetch_history()
+    signals = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+    assert len(signals) == 1
 
 
 async def test_status_bods_after_an_order_is_paid_are_stale_but_another_invoice_is_kept(
