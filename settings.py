@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # (pending in the UI while it retries; about twice the history). Orders started before a
     # change keep the way they started with.
     order_calls: Literal["local", "activities"] = "local"
+    # How long a worker takes an item MMS200MI called sellable (status 20) at its word, instead of
+    # asking again for every order; 0 asks every time. Only the answer "sellable" is kept: M3
+    # checks the item again on AddBatchLine, so an item blocked meanwhile still parks the order.
+    item_check_cache_seconds: float = Field(default=60, ge=0)
 
     # Master data (customers, products, suppliers, inventory).
     # The delivery address (CRS610MI ADRT 1) that holds a BNG customer's shipping address.

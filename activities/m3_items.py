@@ -1,7 +1,15 @@
-"""Check that every item of an order exists in M3 and can be sold (MMS200MI/GetItmBasic, in bulk)."""
+"""Check that every item of an order exists in M3 and can be sold (MMS200MI/GetItmBasic, in bulk).
+
+Items found sellable are taken at M3's word for ``item_check_cache_seconds`` per worker: most
+orders name items other orders named a moment ago. The check is a courtesy that names the bad
+items at once; M3 checks again on AddBatchLine, so an item blocked within that time still parks
+the order (with M3's message, and the batch order removed). A problem is never kept: an operator
+who fixed an item in M3 retries, and the check asks M3 again.
+"""
 
 from __future__ import annotations
 
+from cachetools import TTLCache
 from pydantic import BaseModel
 from temporalio import activity
 
@@ -12,6 +20,8 @@ from clients.m3.client import M3Transaction
 
 # MMS200MI item status: 20 is active; 80 and 90 can no longer be ordered.
 SELLABLE_ITEM_STATUSES = {"20"}
+# Sellable items kept per worker, at most.
+CACHED_ITEMS = 50_000
 
 
 class CheckItemsInput(BaseModel):
@@ -31,11 +41,16 @@ class CheckItemsResult(BaseModel):
 class M3ItemActivities:
     def __init__(self, connections: Connections) -> None:
         self._c = connections
+        ttl = connections.settings.item_check_cache_seconds
+        self._sellable: TTLCache[str, bool] | None = TTLCache(CACHED_ITEMS, ttl) if ttl else None
 
     @activity.defn
     @auto_heartbeat
     async def check_m3_items(self, data: CheckItemsInput) -> CheckItemsResult:
-        items = sorted(set(data.item_numbers))
+        known = self._sellable if self._sellable is not None else {}
+        items = sorted(item for item in set(data.item_numbers) if item not in known)
+        if not items:
+            return CheckItemsResult()
         with classified_errors():
             results = await self._c.m3.bulk(
                 "MMS200MI",
@@ -50,4 +65,6 @@ class M3ItemActivities:
             elif result.records and result.records[0].get("STAT") not in SELLABLE_ITEM_STATUSES:
                 status = result.records[0].get("STAT")
                 problems.append(ItemProblem(item_number=itno, message=f"Item {itno} has status {status}"))
+            elif result.records and self._sellable is not None:
+                self._sellable[itno] = True
         return CheckItemsResult(problems=problems)
