@@ -119,6 +119,19 @@ class Settings(BaseSettings):
     receiver_port: int = 8700
     # Largest request body accepted on /webhooks/bng and /ims (413 beyond it). A BOD is kilobytes.
     receiver_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Intake of order.created (starter/intake.py): an order is started in Temporal before the ack
+    # while fewer than intake_direct_starts are in flight and the inbox is empty; beyond that it
+    # is acked once committed in the store's inbox, and forwarded by intake_forwarders concurrent
+    # starts (0: this receiver only acks; receivers with forwarders start the rows). Direct
+    # starts 0 = always through the inbox. A row a forwarder holds is taken over by another
+    # receiver (or the restarted one) after intake_lease_seconds.
+    intake_direct_starts: int = Field(default=1, ge=0)
+    intake_forwarders: int = Field(default=8, ge=0)
+    intake_lease_seconds: float = Field(default=15.0, gt=0)
+    intake_poll_seconds: float = Field(default=1.0, gt=0)
+    # While webhooks keep arriving the forwarders pause, so the acks keep the CPU; a row waits
+    # at most this long before it is forwarded all the same.
+    intake_hold_seconds: float = Field(default=5.0, ge=0)
     # How ION's "IMS through API Gateway" connection point authenticates to /ims:
     # shared_secret: it sends "Authorization: Bearer <ims_shared_secret>";
     # oauth: it sends a JWT bearer token, checked against the issuer, audience and JWKS below.

@@ -14,7 +14,7 @@ from temporalio import activity
 
 from activities.connections import Connections
 from activities.errors import classified_errors
-from activities.exactly_once import write_once
+from activities.exactly_once import first_attempt, write_once
 from activities.heartbeat import auto_heartbeat
 from clients.m3.client import M3Transaction
 from clients.m3.errors import M3BusinessError
@@ -75,8 +75,10 @@ class M3OrderActivities:
             head = await self._c.m3.get_one("OIS100MI", "AddBatchHead", record, write=True)
             return OrderHead(temporary_order_number=head["ORNO"])
 
+        what = f"OIS100MI/AddBatchHead CUOR {cuor}"
         with classified_errors():
-            head = await write_once(f"OIS100MI/AddBatchHead CUOR {cuor}", find=find, write=add)
+            first = await first_attempt(self._c.sessions, what)
+            head = await write_once(what, find=find, write=add, look_first=not first)
         if head.temporary_order_number:
             await asyncio.to_thread(self._link, cuor, head.temporary_order_number, None)
         return head
@@ -86,7 +88,7 @@ class M3OrderActivities:
     async def add_m3_order_lines(self, data: AddOrderLinesInput) -> int:
         """Add the lines an earlier attempt did not add; return how many lines the batch order has."""
         temp = data.temporary_order_number
-        missing: list[dict[str, str]] = []
+        missing = list(data.lines)
 
         async def find() -> int | None:
             nonlocal missing
@@ -103,8 +105,10 @@ class M3OrderActivities:
                 raise _one_error(failed)
             return len(data.lines)
 
+        what = f"OIS100MI/AddBatchLine ORNO {temp}"
         with classified_errors():
-            return await write_once(f"OIS100MI/AddBatchLine ORNO {temp}", find=find, write=add)
+            first = await first_attempt(self._c.sessions, what)
+            return await write_once(what, find=find, write=add, look_first=not first)
 
     @activity.defn
     @auto_heartbeat
@@ -118,11 +122,11 @@ class M3OrderActivities:
             )
             return confirmed["ORNO"]
 
+        what = f"OIS100MI/Confirm CUOR {data.bng_order_id}"
         with classified_errors():
+            first = await first_attempt(self._c.sessions, what)
             # Any refusal may mean an earlier attempt confirmed it (the batch is gone): look by CUOR.
-            orno = await write_once(
-                f"OIS100MI/Confirm CUOR {data.bng_order_id}", find=find, write=confirm, done_codes=None
-            )
+            orno = await write_once(what, find=find, write=confirm, done_codes=None, look_first=not first)
         await asyncio.to_thread(self._link, data.bng_order_id, data.temporary_order_number, orno)
         return orno
 

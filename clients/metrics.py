@@ -79,6 +79,27 @@ def count_routed(source: str, outcome: str, event_type: str = "") -> None:
         DEAD_LETTERS.labels(source, kind).inc()
 
 
+# The intake inbox (starter/intake.py): acked webhooks waiting for their workflow start.
+INTAKE_INBOX_DEPTH = Gauge(
+    "m3bng_intake_inbox_depth", "Acknowledged webhooks this receiver holds and has not yet forwarded"
+)
+INTAKE_COMMIT_BATCH = Histogram(
+    "m3bng_intake_commit_batch_size",
+    "Webhooks committed to the inbox per transaction (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+INTAKE_FORWARD_SECONDS = Histogram(
+    "m3bng_intake_forward_seconds",
+    "From the inbox commit (the ack) to the workflow start",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+INTAKE_FORWARDED = Counter(
+    "m3bng_intake_forwarded",
+    "Inbox rows forwarded, by outcome",
+    ["outcome"],  # started, duplicate, dead-letter; retry: failed, tried again after a pause
+)
+
+
 # --- the worker: M3 and BNG calls ------------------------------------------------------------
 
 # Seconds; M3 MI calls take tens of milliseconds to seconds, a bulk call longer.

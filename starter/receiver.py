@@ -6,6 +6,7 @@ start without a valid webhook secret and IMS authentication settings.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,7 @@ from settings import Settings, check_receiver_settings, exit_unless_valid, get_s
 from starter import bod_inbound, codec_server, webhooks
 from starter.edges import BodyLimitMiddleware, EdgeMetricsMiddleware
 from starter.ims_auth import ImsAuthenticator
+from starter.intake import Intake
 from starter.routing import Router
 from storage.db import make_engine, make_session_factory, upgrade_schema
 
@@ -40,7 +42,14 @@ def create_receiver_app(settings: Settings) -> FastAPI:
         app.state.sessions = make_session_factory(engine)
         app.state.temporal = await connect(settings)
         app.state.router = Router(app.state.temporal, settings, app.state.sessions)
+        app.state.intake = Intake.from_router(app.state.router)
+        app.state.intake.start()
+        # Everything loaded so far (FastAPI, pydantic, SQLAlchemy, the Temporal client) lives as
+        # long as the process: out of the collector's way, a full collection no longer stops every
+        # request for 100-150 ms, which was the intake's p99.
+        gc.freeze()
         yield
+        await app.state.intake.aclose()
         await ims_auth.aclose()
         engine.dispose()
 
@@ -86,4 +95,5 @@ if __name__ == "__main__":
         host=settings.receiver_host,
         port=settings.receiver_port,
         log_level="warning",
+        access_log=False,  # a line per webhook costs the hot path; the metrics count them
     )

@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
 
-Outcome = Literal["started", "duplicate", "signalled", "ignored", "dead-letter"]
+Outcome = Literal["started", "accepted", "duplicate", "signalled", "ignored", "dead-letter"]
 
 
 class Routed(BaseModel):

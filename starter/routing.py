@@ -8,9 +8,10 @@ event is routed exactly like a fresh one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import structlog
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.master_data.bulk_echoes import is_creation_echo
 from activities.master_data.m3_records import inventory_key
 from activities.master_data.models import RecordChanged
 from clients.bng.models import Payment, PaymentStatus, WebhookEvent, WebhookEventType
@@ -78,6 +80,16 @@ MASTER_DATA_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     WebhookEventType.INVENTORY_UPDATED: ("inventory", ("SKU", "Warehouse")),
 }
 
+# What m3bng's own creations in BNG come back as: such an echo is recognised without a workflow.
+CREATED_EVENTS = frozenset(
+    {
+        WebhookEventType.CUSTOMER_CREATED,
+        WebhookEventType.PRODUCT_CREATED,
+        WebhookEventType.VENDOR_CREATED,
+        WebhookEventType.INVENTORY_UPDATED,
+    }
+)
+
 # Acknowledged on purpose and not routed: BNG echoes every status and invoice m3bng writes to an
 # order as order.updated. Keeping those would fill the dead-letter list with m3bng's own writes.
 ACKNOWLEDGED_EVENTS = frozenset({WebhookEventType.ORDER_UPDATED.value})
@@ -87,8 +99,21 @@ MASTER_DATA_BODS = (CustomerPartyMasterBod, ItemMasterBod, SupplierPartyMasterBo
 # --- BNG webhooks -----------------------------------------------------------------------------
 
 
-async def route_webhook(router: Router, body: bytes, webhook_id: str) -> Routed:
-    """Route one verified BNG webhook body (``webhook_id`` is its Standard Webhooks id)."""
+class OrderIntake(Protocol):
+    """Decides how a new order is taken in (``starter.intake.Intake``): ``start_now`` starts its
+    workflow before the ack; or the intake keeps the order durably and starts it later."""
+
+    async def take(
+        self, order_id: str, webhook_id: str, body: bytes, start_now: Callable[[], Awaitable[Routed]]
+    ) -> Routed: ...
+
+
+async def route_webhook(
+    router: Router, body: bytes, webhook_id: str, *, intake: OrderIntake | None = None
+) -> Routed:
+    """Route one verified BNG webhook body (``webhook_id`` is its Standard Webhooks id).
+
+    Without ``intake`` (a replay, the inbox's own forwarder) an order's workflow is started here."""
     try:
         event = WebhookEvent.model_validate_json(body)
     except ValidationError as error:
@@ -98,7 +123,10 @@ async def route_webhook(router: Router, body: bytes, webhook_id: str) -> Routed:
         order_id = event.data.get("OrderID")
         if not isinstance(order_id, str) or not _USABLE_ORDER_ID.fullmatch(order_id):
             return dead(event.type, "order.created without a usable OrderID", business_key=key(order_id))
-        return await _start_order(router, order_id, event.data, webhook_id)
+        start_now = functools.partial(_start_order, router, order_id, event.data, webhook_id)
+        if intake is not None:
+            return await intake.take(order_id, webhook_id, body, start_now)
+        return await start_now()
     if event.type == WebhookEventType.PAYMENT_CAPTURED:
         return await _signal_payment(router, event)
     if document_routing.handles(event.type):
@@ -220,8 +248,12 @@ async def _notify_master_data(router: Router, event: WebhookEvent, webhook_id: s
         missing = ", ".join(name for name, part in zip(key_fields, parts, strict=True) if not part)
         return dead(event.type, f"{event.type} without {missing}")
     bng_key = "/".join(str(part) for part in parts)
-    change = RecordChanged(origin=Side.BNG, event_id=webhook_id, reason=event.type)
     settings = router.settings
+    if event.type in CREATED_EVENTS and await asyncio.to_thread(
+        is_creation_echo, router.sessions, settings.m3_cono, entity, bng_key, event.data
+    ):
+        return Routed(outcome="ignored", detail=f"{event.type} is m3bng's own creation, echoed")
+    change = RecordChanged(origin=Side.BNG, event_id=webhook_id, reason=event.type)
     workflow_id = await notify_change(
         router.client, settings.task_queue, entity, bng_key, change, idle_minutes=settings.sync_idle_minutes
     )

@@ -1,7 +1,8 @@
 """BNG webhooks in: check the size and type, verify the signature, then hand over to routing.
 
 Answers within milliseconds: nothing here waits for M3 or BNG, only for Temporal to record the
-start or the signal, or for the store to keep a dead letter. What routing cannot place (not an
+start or the signal, or for the store to keep a dead letter or (under load, see starter/intake.py)
+to commit a new order to the intake inbox. What routing cannot place (not an
 event, an unknown type, a payment for an order with no running workflow…) is kept as a dead
 letter and acknowledged with 202, so BNG does not retry it and nothing is lost.
 """
@@ -28,7 +29,8 @@ KEPT_HEADERS = (HEADER_ID, HEADER_TIMESTAMP, "content-type", "user-agent")
 
 
 class WebhookAck(BaseModel):
-    outcome: Literal["started", "duplicate", "signalled", "ignored", "dead-letter"]
+    # accepted: a new order kept in the intake inbox, its workflow started just after (intake.py)
+    outcome: Literal["started", "accepted", "duplicate", "signalled", "ignored", "dead-letter"]
     workflow_id: str | None = None
     dead_letter_id: int | None = None
     detail: str = ""
@@ -56,7 +58,7 @@ async def bng_webhook(request: Request) -> WebhookAck:
 
     routing: Router = request.app.state.router
     webhook_id = request.headers[HEADER_ID]
-    routed = await route_webhook(routing, body, webhook_id)
+    routed = await route_webhook(routing, body, webhook_id, intake=request.app.state.intake)
     metrics.count_routed(EventSource.BNG_WEBHOOK, routed.outcome, routed.event_type)
     if not routed.dead:
         return WebhookAck(outcome=routed.outcome, workflow_id=routed.workflow_id, detail=routed.detail)

@@ -247,3 +247,45 @@ class DocumentLink(Timestamps, Base):
     def __repr__(self) -> str:
         extra = f" ({self.m3_extra})" if self.m3_extra else ""
         return f"DocumentLink({self.kind} {self.bng_id!r} <-> {self.cono}/{self.m3_key}{extra})"
+
+
+class InboxEntry(Base):
+    """A webhook the receiver acknowledged and has not yet handed to Temporal (starter/intake.py).
+
+    Written before the 2xx, so an ack survives a crash; deleted once its workflow is started (or
+    it is dead-lettered). ``lease_until`` is when a forwarder that claimed it (by writing it) may
+    be presumed dead: until then no other forwarder takes it.
+    """
+
+    __tablename__ = "intake_inbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"InboxEntry({self.id} {self.source} {self.event_id!r} {self.business_key!r})"
+
+
+class WriteAttempt(Base):
+    """A write to M3 that some attempt has started (activities/exactly_once.first_attempt).
+
+    Recorded, and committed, before the write is sent: while a write has no row, no attempt can
+    have made its effect, so the first attempt writes without looking in M3 first.
+    """
+
+    __tablename__ = "write_attempt"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+    def __repr__(self) -> str:
+        return f"WriteAttempt({self.key!r})"

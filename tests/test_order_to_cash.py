@@ -313,3 +313,61 @@ async def test_local_calls_keep_a_paid_orders_history_short(stack: Stack) -> Non
     attributes = described.typed_search_attributes
     assert attributes.get(sa.ORDER_STAGE) == Stage.PAID.value
     assert attributes.get(sa.M3_ORDER_NUMBER) and attributes.get(sa.M3_CUSTOMER_NUMBER)
+
+
+async def test_a_new_order_is_written_without_looking_in_m3_first(stack: Stack) -> None:
+    """No attempt can have written a new order's head, lines or confirmation: the first attempt
+    writes at once (the attempt is recorded first), and only a later attempt looks in M3."""
+    order = demo_order(30411)
+    await stack.place_order(order)
+    view = await stack.wait_for_stage(order["OrderID"], Stage.ORDER_CREATED, Stage.ALLOCATED)
+    heads = [
+        c
+        for c in await stack.m3_calls("OIS100MI", "AddBatchHead")
+        if c["record"].get("CUOR") == order["OrderID"]
+    ]
+    assert len(heads) == 1
+    temp = heads[0]["response"]["ORNO"]
+    looks = [
+        (transaction, c["record"])
+        for transaction in ("LstHead", "LstBatchHead", "LstBatchLine")
+        for c in await stack.m3_calls("OIS100MI", transaction)
+        if c["record"].get("CUNO") == view.m3_customer_number
+        or c["record"].get("CUOR") == order["OrderID"]
+        or c["record"].get("ORNO") == temp
+    ]
+    assert looks == []
+
+
+async def test_an_item_m3_called_sellable_is_not_asked_again_for_the_next_order(stack: Stack) -> None:
+    """MMS200MI/GetItmBasic once per item per cache time (settings.item_check_cache_seconds);
+    an item with a problem is asked again each time, so a fixed item is seen at once."""
+
+    async def asked(itno: str) -> int:
+        return sum(
+            1
+            for call in await stack.m3_calls("MMS200MI", "GetItmBasic")
+            if call["record"].get("ITNO") == itno
+        )
+
+    first = demo_order(30421)
+    sku = first["Lines"][0]["SKU"]
+    await stack.place_order(first)
+    await stack.wait_for_stage(first["OrderID"], Stage.ORDER_CREATED, Stage.ALLOCATED)
+    before = await asked(sku)
+    assert before >= 1
+
+    second = demo_order(30422)
+    second["Lines"] = [{**first["Lines"][0], "LineNumber": 1}]
+    await stack.place_order(second)
+    await stack.wait_for_stage(second["OrderID"], Stage.ORDER_CREATED, Stage.ALLOCATED)
+    assert await asked(sku) == before
+
+    blocked = []
+    for number in (30423, 30424):
+        order = demo_order(number)
+        order["Lines"].append({"LineNumber": 97, "SKU": "SCOOTER-X", "Quantity": "1", "UnitPrice": "1.00"})
+        await stack.place_order(order)
+        await stack.wait_for_stage(order["OrderID"], Stage.NEEDS_ATTENTION)
+        blocked.append(await asked("SCOOTER-X"))
+    assert blocked[1] > blocked[0]
