@@ -14,9 +14,10 @@ so the caller's transaction stays usable.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,6 +148,93 @@ def record_synced(
     row.version += 1
     session.flush()
     return row
+
+
+class LinkedPair(NamedTuple):
+    """What a reconciliation page needs of a link, read without loading ORM objects."""
+
+    bng_key: str
+    m3_key: str
+    synced_state: dict[str, str] | None
+
+
+def pairs_by_keys(
+    session: Session, entity: str, cono: int, *, m3_keys: Sequence[str] = (), bng_keys: Sequence[str] = ()
+) -> list[LinkedPair]:
+    """The links of a page of M3 or BNG records (give one list of keys), columns only: one query."""
+    column, keys = (EntityLink.m3_key, m3_keys) if m3_keys else (EntityLink.bng_key, bng_keys)
+    wanted = _distinct_keys(keys)
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(EntityLink.bng_key, EntityLink.m3_key, EntityLink.synced_state).where(
+            EntityLink.entity == entity, EntityLink.m3_cono == cono, column.in_(wanted)
+        )
+    )
+    return [LinkedPair(bng_key, m3_key, state) for bng_key, m3_key, state in rows]
+
+
+@dataclass(frozen=True)
+class NewLink:
+    """A pair a bulk load just made equal on both sides, and the state they now share."""
+
+    bng_key: str
+    m3_key: str
+    state: Mapping[str, str]
+
+
+def link_new_synced(session: Session, entity: str, cono: int, links: Sequence[NewLink]) -> set[str]:
+    """Link many pairs as synced in one transaction, each only if NEITHER side is linked yet;
+    returns the BNG keys linked now. A record that is linked already belongs to whoever linked it
+    (its entity workflow, an earlier attempt): it is left exactly as it is, never overwritten."""
+    if not links:
+        return set()
+    # Not filtered by company, like _link_by_bng: a BNG record has one link, whatever company.
+    taken_bng = set(
+        session.scalars(
+            select(EntityLink.bng_key).where(
+                EntityLink.entity == entity,
+                EntityLink.bng_key.in_(_distinct_keys([r.bng_key for r in links])),
+            )
+        )
+    )
+    taken_m3 = {
+        pair.m3_key for pair in pairs_by_keys(session, entity, cono, m3_keys=[r.m3_key for r in links])
+    }
+    now = utcnow()
+    fresh = [row for row in links if row.bng_key not in taken_bng and row.m3_key not in taken_m3]
+    rows = [
+        {
+            "entity": entity,
+            "bng_key": row.bng_key,
+            "m3_cono": cono,
+            "m3_key": row.m3_key,
+            "synced_state": dict(row.state),
+            "synced_at": now,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for row in fresh
+    ]
+    if not rows:
+        return set()
+    try:
+        with session.begin_nested():
+            session.execute(insert(EntityLink), rows)
+        return {row.bng_key for row in fresh}
+    except IntegrityError:
+        pass
+    # A concurrent transaction (an entity workflow) linked one of them meanwhile: one at a time.
+    linked: set[str] = set()
+    for row in rows:
+        try:
+            with session.begin_nested():
+                session.execute(insert(EntityLink), [row])
+            linked.add(str(row["bng_key"]))
+        except IntegrityError:
+            continue
+    return linked
 
 
 # --- reconciliation runs ------------------------------------------------------------------------

@@ -8,6 +8,8 @@ its history stays short however many records there are.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from pydantic import BaseModel, Field
@@ -28,11 +30,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.attention import failure_text
 
 
+# Runs started since this patch run both passes side by side.
+PASSES_TOGETHER = "reconcile-passes-together"
+
+
 class ReconcileReport(BaseModel):
     entity: str
     run_id: int | None = None
     # m3, bng, then done; failed when M3, BNG or the store stayed down for the whole retry window.
+    # Since "reconcile-passes-together" both passes run side by side: m3 while pass 1 runs.
     phase: str = "m3"
+    m3_done: bool = False
+    bng_done: bool = False
     error: str | None = None
     pages: int = 0
     examined: int = 0
@@ -42,7 +51,8 @@ class ReconcileReport(BaseModel):
 
 class ReconcileInput(BaseModel):
     entity: str
-    page_size: int = 200
+    # At most 500: BNG's batch calls take 500 records.
+    page_size: int = 500
     fix: bool = True
     trigger: str = "schedule"
     # Continue as new after this many pages (sooner if Temporal suggests it), so that a
@@ -97,6 +107,64 @@ class ReconcileWorkflow:
         return report
 
     async def _reconcile(self, data: ReconcileInput) -> None:
+        if workflow.patched(PASSES_TOGETHER):
+            await self._passes_together(data)
+        else:
+            await self._passes_in_turn(data)
+
+    async def _passes_together(self, data: ReconcileInput) -> None:
+        """Both passes side by side, a page of each at a time (they touch different records:
+        pass 2 only takes BNG records no link knows and M3 lacks); continues as new every
+        ``pages_per_run`` rounds."""
+        report = self._report
+        page = ReconcilePageInput(
+            entity=data.entity, page_size=data.page_size, fix=data.fix, after=data.after, cursor=data.cursor
+        )
+        if report.phase == "bng":
+            report.m3_done = True  # carried over from a run that did the passes in turn
+        rounds = 0
+        while not (report.m3_done and report.bng_done):
+            calls: list[Awaitable[PageReport]] = []
+            if not report.m3_done:
+                calls.append(
+                    workflow.execute_activity_method(
+                        Reconciler.reconcile_m3_page,
+                        page,
+                        **self._call,
+                        summary=summaries.reconcile_m3_page(page),
+                    )
+                )
+            if not report.bng_done:
+                calls.append(
+                    workflow.execute_activity_method(
+                        Reconciler.reconcile_bng_page,
+                        page,
+                        **self._call,
+                        summary=summaries.reconcile_bng_page(page),
+                    )
+                )
+            results = list(await asyncio.gather(*calls))
+            if not report.m3_done:
+                result = results.pop(0)
+                self._add(result)
+                report.m3_done = result.next_after is None
+                page = page.model_copy(update={"after": result.next_after})
+            if not report.bng_done:
+                result = results.pop(0)
+                self._add(result)
+                report.bng_done = result.next_cursor is None
+                page = page.model_copy(update={"cursor": result.next_cursor})
+            report.phase = "m3" if not report.m3_done else "bng" if not report.bng_done else "done"
+            rounds += 1
+            if report.phase != "done" and (
+                rounds >= data.pages_per_run or workflow.info().is_continue_as_new_suggested()
+            ):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    data.model_copy(update={"progress": report, "after": page.after, "cursor": page.cursor})
+                )
+
+    async def _passes_in_turn(self, data: ReconcileInput) -> None:
         """Both passes, page by page; continues as new every ``pages_per_run`` pages."""
         report = self._report
         page = ReconcilePageInput(

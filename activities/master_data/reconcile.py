@@ -22,9 +22,9 @@ from temporalio.client import Client
 from activities.connections import Connections
 from activities.errors import classified_errors
 from activities.heartbeat import auto_heartbeat
-from activities.master_data import entity_workflows
+from activities.master_data import bulk, entity_workflows
 from activities.master_data.bng_records import bng_records, external_id
-from activities.master_data.m3_records import m3_records
+from activities.master_data.m3_records import m3_records, split_inventory_key
 from activities.master_data.models import RecordChanged, SyncOutcome
 from activities.master_data.sync import bng_key_for_m3, implied_m3_key, key_parts
 from clients import metrics
@@ -37,6 +37,8 @@ DIFFERENCES_KEPT = 200
 REPORT_ONLY = ("only_in_bng", "only_in_m3")
 # Fixes in flight at once, per page.
 FIX_CONCURRENCY = 8
+# Records of a page that must be created in BNG before they are created in bulk, not one by one.
+BULK_MIN = 2
 
 
 class ReconcilePageInput(BaseModel):
@@ -93,22 +95,25 @@ class Reconciler:
         with classified_errors():
             page = await m3_side.page(data.after, data.page_size)
         links = await asyncio.to_thread(self._links, data.entity, m3_keys=list(page.records))
+        bng_keys = {
+            m3_key: link.bng_key if (link := links.get(m3_key)) else bng_key_for_m3(data.entity, m3_key)
+            for m3_key in page.records
+        }
+        # The whole page's BNG side in one call where BNG can; the comparison is in memory.
+        with classified_errors():
+            bng_page = await bulk.read_bng_page(data.entity, self._c.bng, bng_side, list(bng_keys.values()))
         found: list[Difference] = []
-        limit = asyncio.Semaphore(FIX_CONCURRENCY)
-
-        async def compare(m3_key: str, m3_raw: Mapping[str, str]) -> None:
+        for m3_key, m3_raw in page.records.items():
             link = links.get(m3_key)
-            bng_key = link.bng_key if link else bng_key_for_m3(data.entity, m3_key)
-            async with limit:
-                with classified_errors():
-                    bng_raw = await bng_side.read(bng_key)
+            bng_key = bng_keys[m3_key]
             synced = dict(link.synced_state) if link and link.synced_state is not None else None
-            difference = _compare(data.entity, bng_key, m3_key, bng_raw, dict(m3_raw), synced, linked=link)
+            difference = _compare(
+                data.entity, bng_key, m3_key, bng_page[bng_key], dict(m3_raw), synced, linked=link is not None
+            )
             if difference is not None:
                 found.append(difference)
-
-        await asyncio.gather(*(compare(key, raw) for key, raw in page.records.items()))
-        report = await self._settle(data, found, examined=len(page.records))
+        report = await self._settle(data, found, examined=len(page.records), m3_page=page.records)
+        report.counts["examined_in_m3"] = len(page.records)  # every record once: the run's size
         report.next_after = page.last_key
         return report
 
@@ -121,16 +126,20 @@ class Reconciler:
         with classified_errors():
             records, next_cursor = await bng_side.page(data.cursor, data.page_size)
         links = await asyncio.to_thread(self._links, data.entity, bng_keys=list(records))
+        unlinked = {
+            bng_key: implied_m3_key(data.entity, bng_key) or external_id(bng_side, bng_raw)
+            for bng_key, bng_raw in records.items()
+            if bng_key not in links  # linked: pass 1 compares it with its M3 record
+        }
+        with classified_errors():
+            implied_keys = [key for key in unlinked.values() if key]
+            in_m3 = await bulk.m3_keys_present(data.entity, self._c.m3, m3_side, implied_keys)
         found: list[Difference] = []
-        for bng_key, bng_raw in records.items():
-            if bng_key in links:
-                continue  # linked: pass 1 compared it with its M3 record
-            implied = implied_m3_key(data.entity, bng_key) or external_id(bng_side, bng_raw)
-            with classified_errors():
-                m3_raw = await m3_side.read(implied) if implied else None
-            if m3_raw is not None:
-                continue  # pass 1 met it under its M3 key
-            difference = _compare(data.entity, bng_key, implied, bng_raw, None, None, linked=None)
+        for bng_key, implied in unlinked.items():
+            if implied in in_m3:
+                continue  # pass 1 meets it under its M3 key
+            bng_raw = records[bng_key]
+            difference = _compare(data.entity, bng_key, implied, bng_raw, None, None, linked=False)
             if difference is not None:
                 found.append(difference)
         report = await self._settle(data, found, examined=len(records))
@@ -138,7 +147,12 @@ class Reconciler:
         return report
 
     async def _settle(
-        self, data: ReconcilePageInput, found: list[Difference], *, examined: int
+        self,
+        data: ReconcilePageInput,
+        found: list[Difference],
+        *,
+        examined: int,
+        m3_page: Mapping[str, Mapping[str, str]] | None = None,
     ) -> PageReport:
         counts: Counter[str] = Counter({"examined": examined, "in_sync": examined - len(found)})
         counts.update(difference.kind for difference in found)
@@ -149,6 +163,8 @@ class Reconciler:
             await asyncio.to_thread(self._link_equal, data.entity, unlinked)
             counts["linked"] += sum(d.outcome == "linked" for d in unlinked)
             to_fix = [d for d in found if d.kind not in ("unlinked", *REPORT_ONLY)]
+            if data.entity in bulk.BULK_ENTITIES and m3_page is not None:
+                to_fix = await self._create_in_bulk(data.entity, to_fix, m3_page, counts)
         if data.fix and to_fix:
             limit = asyncio.Semaphore(FIX_CONCURRENCY)
 
@@ -162,6 +178,74 @@ class Reconciler:
 
             await asyncio.gather(*(fix(difference) for difference in to_fix))
         return PageReport(examined=examined, counts=dict(counts), differences=found[:DIFFERENCES_KEPT])
+
+    async def _create_in_bulk(
+        self,
+        entity: str,
+        to_fix: list[Difference],
+        m3_page: Mapping[str, Mapping[str, str]],
+        counts: Counter[str],
+    ) -> list[Difference]:
+        """Create in BNG, in bulk, the page's records that exist only in M3; returns the
+        differences left to the records' own workflows. See activities/master_data/bulk.py for
+        why this keeps one writer per record."""
+        candidates = [d for d in to_fix if d.kind == "missing_in_bng" and d.m3_key in m3_page]
+        if len(candidates) < BULK_MIN:
+            return to_fix
+        running = await bulk.running_entity_workflows(self._client, entity, [d.bng_key for d in candidates])
+        if entity == "inventory":
+            # BNG refuses a level for a product it lacks, and would refuse the whole batch: those
+            # go to their records' workflows (which park them, as they would anyway).
+            with classified_errors():
+                skus = await bulk.products_present(self._c.bng, [d.bng_key for d in candidates])
+            candidates = [d for d in candidates if split_inventory_key(d.bng_key)[0] in skus]
+        build = bulk.BUILDERS[entity]
+        records: dict[str, BaseModel] = {}
+        differences: dict[str, Difference] = {}
+        for difference in candidates:
+            assert difference.m3_key is not None
+            if difference.bng_key in running:
+                continue  # its workflow is handling an event, or waits for an operator
+            record = build(difference.bng_key, difference.m3_key, difference.state)
+            if record is not None:
+                records[difference.bng_key] = record
+                differences[difference.bng_key] = difference
+        if not records:
+            return to_fix
+        with classified_errors():
+            held = await bulk.create_in_bng(entity, self._c.bng, records)
+        # Settled like an entity workflow's second look after a create: equal now, or not ours.
+        settled: list[xref.NewLink] = []
+        for bng_key, difference in differences.items():
+            assert difference.m3_key is not None
+            if _holds(held.get(bng_key), records[bng_key]):
+                # BNG holds exactly what was sent: the state the record was created from.
+                settled.append(
+                    xref.NewLink(bng_key=bng_key, m3_key=difference.m3_key, state=difference.state)
+                )
+                continue
+            after = _compare(
+                entity,
+                bng_key,
+                difference.m3_key,
+                held.get(bng_key),
+                dict(m3_page[difference.m3_key]),
+                None,
+                linked=False,
+            )
+            if after is not None and after.kind == "unlinked":
+                settled.append(xref.NewLink(bng_key=bng_key, m3_key=difference.m3_key, state=after.state))
+        linked = await asyncio.to_thread(self._link_new, entity, settled)
+        for bng_key in linked:
+            differences[bng_key].outcome = "created"
+        counts["bulk_created"] += len(linked)
+        counts["outcome_created"] += len(linked)
+        counts["fixed_in_bng"] += len(linked)
+        return [d for d in to_fix if d.bng_key not in linked]
+
+    def _link_new(self, entity: str, links: list[xref.NewLink]) -> set[str]:
+        with self._c.sessions.begin() as session:
+            return xref.link_new_synced(session, entity, self._c.settings.m3_cono, links)
 
     async def _fix(self, entity: str, difference: Difference) -> SyncOutcome:
         change = RecordChanged(m3_key=difference.m3_key, reason="reconciliation")
@@ -220,12 +304,25 @@ class Reconciler:
 
     def _links(
         self, entity: str, *, m3_keys: list[str] | None = None, bng_keys: list[str] | None = None
-    ) -> dict[str, xref.EntityLink]:
+    ) -> dict[str, xref.LinkedPair]:
+        """The page's links by M3 key (``m3_keys``) or by BNG key (``bng_keys``)."""
         cono = self._c.settings.m3_cono
         with self._c.sessions() as session:
             if m3_keys is not None:
-                return xref.links_by_m3_keys(session, entity, cono, m3_keys)
-            return xref.links_by_bng_keys(session, entity, cono, bng_keys or [])
+                return {
+                    pair.m3_key: pair for pair in xref.pairs_by_keys(session, entity, cono, m3_keys=m3_keys)
+                }
+            pairs = xref.pairs_by_keys(session, entity, cono, bng_keys=bng_keys or [])
+            return {pair.bng_key: pair for pair in pairs}
+
+
+def _holds(held: Mapping[str, Any] | None, sent: BaseModel) -> bool:
+    """True if BNG's record is what was sent, apart from the timestamp BNG stamps it with."""
+    if held is None:
+        return False
+    return {k: v for k, v in held.items() if k != "UpdatedAt"} == sent.model_dump(
+        mode="json", exclude_none=True
+    )
 
 
 def _compare(
@@ -236,7 +333,7 @@ def _compare(
     m3_raw: Mapping[str, str] | None,
     synced: dict[str, str] | None,
     *,
-    linked: xref.EntityLink | None,
+    linked: bool,
 ) -> Difference | None:
     """The difference between the two sides of one record, or None if they agree."""
     bng = from_bng(entity, bng_raw).values if bng_raw is not None else None
@@ -251,7 +348,7 @@ def _compare(
                 bng_key=bng_key, m3_key=m3_key, kind="only_in_bng" if m3 is None else "only_in_m3"
             )
         return None
-    if plan.action is PlanAction.IN_SYNC and linked is not None and synced == plan.desired:
+    if plan.action is PlanAction.IN_SYNC and linked and synced == plan.desired:
         return None
     kind = {
         PlanAction.IN_SYNC: "unlinked",
@@ -267,5 +364,5 @@ def _compare(
         kind=kind,
         to_m3=sorted(plan.to_m3),
         to_bng=sorted(plan.to_bng),
-        state=plan.desired if kind == "unlinked" else {},
+        state=plan.desired if kind in ("unlinked", "missing_in_bng") else {},
     )

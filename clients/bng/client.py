@@ -76,6 +76,8 @@ ListKind = Literal[
     "customers", "products", "vendors", "inventory", "purchase-orders", "supplier-invoices", "journals"
 ]
 _LIST_KINDS: tuple[str, ...] = get_args(ListKind)
+# Products per batch read or batch create.
+PRODUCT_BATCH_MAX = 500
 
 
 class BngClient:
@@ -402,6 +404,29 @@ class BngClient:
             return await self._post_model(f"{API}/products", product, Product, idempotency_key=None)
         return Product.model_validate(response.json())
 
+    async def get_products(self, skus: list[str]) -> dict[str, dict[str, Any]]:
+        """The products BNG has among ``skus`` (at most 500), by SKU, as raw JSON: one call."""
+        if not skus:
+            return {}
+        if len(skus) > PRODUCT_BATCH_MAX:
+            raise ValueError(f"get_products reads at most {PRODUCT_BATCH_MAX} SKUs at once")
+        query = {"sku_in": ",".join(skus), "page_size": str(PRODUCT_BATCH_MAX)}
+        page = (await self._request("GET", f"{API}/products", params=query)).json()
+        return {item["SKU"]: item for item in page["items"]}
+
+    async def create_products(self, products: list[Product], *, idempotency_key: str) -> list[dict[str, Any]]:
+        """Create the products BNG does not have yet (at most 500) in one call; one it has is left
+        as it is. Per product: ``{"key", "status": "created" | "exists", "item"}``. The key makes
+        a resent batch answer with the first answer instead of acting again."""
+        if len(products) > PRODUCT_BATCH_MAX:
+            raise ValueError(f"create_products takes at most {PRODUCT_BATCH_MAX} products at once")
+        body = {"products": [_dump(product) for product in products]}
+        response = await self._request(
+            "POST", f"{API}/products/batch", json=body, idempotency_key=idempotency_key
+        )
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
+
     async def delete_product(self, sku: str) -> None:
         """Delete the product in BNG (emits product.deleted); ``BngNotFoundError`` if unknown."""
         await self._request("DELETE", f"{API}/products/{_seg(sku)}")
@@ -446,6 +471,30 @@ class BngClient:
     async def get_inventory(self, sku: str, warehouse: str) -> InventoryLevel:
         """The stock of ``sku`` in ``warehouse``; ``BngNotFoundError`` if BNG has no such level."""
         return await self._get_model(f"{API}/inventory/{_seg(sku)}/{_seg(warehouse)}", InventoryLevel)
+
+    async def get_inventory_levels(self, warehouse: str, skus: list[str]) -> dict[str, dict[str, Any]]:
+        """The levels BNG has in ``warehouse`` for ``skus`` (at most 500), by SKU, raw JSON: one call."""
+        if not skus:
+            return {}
+        if len(skus) > PRODUCT_BATCH_MAX:
+            raise ValueError(f"get_inventory_levels reads at most {PRODUCT_BATCH_MAX} SKUs at once")
+        query = {"warehouse": warehouse, "sku_in": ",".join(skus), "page_size": str(PRODUCT_BATCH_MAX)}
+        page = (await self._request("GET", f"{API}/inventory", params=query)).json()
+        return {item["SKU"]: item for item in page["items"]}
+
+    async def create_inventory_levels(
+        self, levels: list[InventoryLevel], *, idempotency_key: str
+    ) -> list[dict[str, Any]]:
+        """Set the levels BNG has none of yet (at most 500) in one call; an existing one is left
+        as it is. Per level: ``{"key": "SKU/Warehouse", "status": "created" | "exists", "item"}``."""
+        if len(levels) > PRODUCT_BATCH_MAX:
+            raise ValueError(f"create_inventory_levels takes at most {PRODUCT_BATCH_MAX} levels at once")
+        body = {"levels": [_dump(level) for level in levels]}
+        response = await self._request(
+            "POST", f"{API}/inventory/batch", json=body, idempotency_key=idempotency_key
+        )
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
 
     async def iter_inventory(
         self, *, sku: str | None = None, warehouse: str | None = None, page_size: int = 100

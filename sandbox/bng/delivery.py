@@ -30,6 +30,10 @@ log = structlog.get_logger(__name__)
 
 # Even with nothing due, look again now and then: rows may have been changed by another process.
 _IDLE_POLL_SECONDS = 1.0
+# Deliveries in flight at once, and pending rows looked at per round: a batch create of 500
+# records queues 500 webhooks, and thousands of concurrent posts would starve the API itself.
+_MAX_IN_FLIGHT = 32
+_SCAN_ROWS = 500
 
 
 class WebhookDispatcher:
@@ -88,9 +92,12 @@ class WebhookDispatcher:
                 select(OutboxMessage)
                 .where(OutboxMessage.delivered.is_(False), OutboxMessage.failed.is_(False))
                 .order_by(OutboxMessage.id)
+                .limit(_SCAN_ROWS)
             )
             ordered = not self._knobs.delivery_jitter_ms
             for row in pending:
+                if len(due) >= _MAX_IN_FLIGHT:
+                    break
                 key = row.ordering_key if ordered else None
                 lane = (row.endpoint_id, key or f"#{row.id}")
                 if lane in seen_lanes:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sandbox.bng.db import OutboxMessage, WebhookEndpoint
@@ -77,6 +77,38 @@ def enqueue(session: Session, event_type: str, data: Any, *, ordering_key: str |
                 )
             )
     return msg_id
+
+
+def enqueue_many(session: Session, event_type: str, items: list[tuple[Any, str]]) -> None:
+    """``enqueue`` for many events of one type (data, ordering key): the endpoints are read once
+    and the messages inserted in one statement, as a batch API call needs."""
+    endpoints = [
+        endpoint.id
+        for endpoint in session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+        if subscribed(endpoint.events, event_type)
+    ]
+    now = time.time()
+    stamp = datetime.now(UTC).isoformat()
+    rows = []
+    for data, ordering_key in items:
+        msg_id = new_msg_id()
+        payload = json.dumps(
+            {"type": event_type, "timestamp": stamp, "data": data}, separators=(",", ":"), default=str
+        )
+        rows += [
+            {
+                "msg_id": msg_id,
+                "endpoint_id": endpoint_id,
+                "event_type": event_type,
+                "ordering_key": ordering_key,
+                "payload": payload,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            for endpoint_id in endpoints
+        ]
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
 
 
 def delivery_log(session: Session, *, event_type: str | None = None) -> list[DeliveryLogEntry]:

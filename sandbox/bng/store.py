@@ -131,6 +131,14 @@ class Page(BaseModel):
     next_cursor: str | None = None
 
 
+class BatchItemResult(BaseModel):
+    """One record of a batch create: created now, or already there (left as it was)."""
+
+    key: str
+    status: Literal["created", "exists"]
+    item: dict[str, Any]
+
+
 class PaymentCapture(BaseModel):
     """Body of ``POST /api/v1/orders/{OrderID}/payments``."""
 
@@ -273,9 +281,15 @@ class BngStore:
         updated_since: datetime | None = None,
         parent: str | None = None,
         equals: dict[str, str | None] | None = None,
+        keys: Sequence[str] | None = None,
     ) -> Page:
-        """One page, by key order: ``page`` numbers or an opaque ``cursor`` (both give next_cursor)."""
+        """One page, by key order: ``page`` numbers or an opaque ``cursor`` (both give next_cursor).
+
+        ``keys``: only these documents (a batch read, like ``?sku:in=`` on real platforms).
+        """
         conditions: list[Any] = [Document.kind == kind]
+        if keys is not None:
+            conditions.append(Document.key.in_(list(keys)))
         if updated_since is not None:
             since = updated_since if updated_since.tzinfo else updated_since.replace(tzinfo=UTC)
             conditions.append(Document.updated_at >= since.timestamp())
@@ -349,6 +363,39 @@ class BngStore:
             if emit:
                 outbox.enqueue(session, spec.created, body, ordering_key=f"{kind}:{key}")
         return body
+
+    def create_many(self, kind: str, entities: Sequence[BaseModel]) -> list[BatchItemResult]:
+        """Create the customers, products or vendors that do not exist yet, in one transaction;
+        an existing one is left exactly as it is and answered ``exists`` (never overwritten), so
+        sending a batch again creates nothing twice. Emits ``<kind>.created`` for each created."""
+        spec = MASTER_DATA[kind]
+        now = _now()
+        bodies = [_dump(entity.model_copy(update={"UpdatedAt": now})) for entity in entities]
+        keys = [document_key(kind, body) for body in bodies]
+        if len(set(keys)) != len(keys):
+            raise invalid([{"field": spec.key_field, "message": "given twice", "type": "value_error"}])
+        results: list[BatchItemResult] = []
+        with self._transaction() as session:
+            existing = {
+                document.key: document.body
+                for document in session.scalars(
+                    select(Document).where(Document.kind == kind, Document.key.in_(keys))
+                )
+            }
+            rows = []
+            for key, body in zip(keys, bodies, strict=True):
+                if key in existing:
+                    results.append(BatchItemResult(key=key, status="exists", item=dict(existing[key])))
+                    continue
+                rows.append(
+                    {"kind": kind, "key": key, "parent": None, "updated_at": _timestamp(body), "body": body}
+                )
+                results.append(BatchItemResult(key=key, status="created", item=body))
+            if rows:
+                session.execute(insert(Document), rows)
+                items = [(row["body"], f"{kind}:{row['key']}") for row in rows]
+                outbox.enqueue_many(session, spec.created, items)
+        return results
 
     def update(self, kind: str, key: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Partial update; the id cannot change. Nothing changed: no new UpdatedAt, no webhook."""
@@ -994,6 +1041,58 @@ class BngStore:
             self._save(session, INVENTORY, key, body)
             outbox.enqueue(session, WebhookEventType.INVENTORY_UPDATED, body, ordering_key=f"inventory:{key}")
         return body
+
+    def create_inventory_many(
+        self, levels: Sequence[InventoryLevel], *, strict_references: bool
+    ) -> list[BatchItemResult]:
+        """Set the levels BNG has none of yet, in one transaction; an existing level is left as
+        it is and answered ``exists``. Emits ``inventory.updated`` for each level set."""
+        now = _now().isoformat()
+        bodies = [
+            {**_dump(level.model_copy(update={"UpdatedAt": None})), "UpdatedAt": now} for level in levels
+        ]
+        keys = [document_key(INVENTORY, body) for body in bodies]
+        if len(set(keys)) != len(keys):
+            raise invalid(
+                [{"field": "levels", "message": "a SKU/Warehouse given twice", "type": "value_error"}]
+            )
+        results: list[BatchItemResult] = []
+        with self._transaction() as session:
+            existing = {
+                document.key: document.body
+                for document in session.scalars(
+                    select(Document).where(Document.kind == INVENTORY, Document.key.in_(keys))
+                )
+            }
+            if strict_references:
+                skus = sorted({str(body["SKU"]) for body in bodies})
+                known = set(
+                    session.scalars(
+                        select(Document.key).where(Document.kind == PRODUCT, Document.key.in_(skus))
+                    )
+                )
+                if missing := [sku for sku in skus if sku not in known]:
+                    raise not_found(PRODUCT, missing[0])
+            rows = []
+            for key, body in zip(keys, bodies, strict=True):
+                if key in existing:
+                    results.append(BatchItemResult(key=key, status="exists", item=dict(existing[key])))
+                    continue
+                rows.append(
+                    {
+                        "kind": INVENTORY,
+                        "key": key,
+                        "parent": None,
+                        "updated_at": _timestamp(body),
+                        "body": body,
+                    }
+                )
+                results.append(BatchItemResult(key=key, status="created", item=body))
+            if rows:
+                session.execute(insert(Document), rows)
+                items = [(row["body"], f"inventory:{row['key']}") for row in rows]
+                outbox.enqueue_many(session, WebhookEventType.INVENTORY_UPDATED, items)
+        return results
 
     # -- webhooks and housekeeping ------------------------------------------------------------
 
