@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import random
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -34,6 +35,30 @@ _IDLE_POLL_SECONDS = 1.0
 # records queues 500 webhooks, and thousands of concurrent posts would starve the API itself.
 _MAX_IN_FLIGHT = 32
 _SCAN_ROWS = 500
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A message to send now, with what sending it needs (url None: its endpoint is gone)."""
+
+    row_id: int
+    msg_id: str
+    payload: bytes
+    url: str | None
+    secret: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    message: _Due
+    status: int | None
+    error: str | None
+    duplicate: bool
+    gone: bool = False
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 class WebhookDispatcher:
@@ -72,7 +97,8 @@ class WebhookDispatcher:
             try:
                 due, wait = self._due_messages()
                 if due:
-                    await asyncio.gather(*(self._deliver(msg_id) for msg_id in due))
+                    outcomes = await asyncio.gather(*(self._deliver(message) for message in due))
+                    self._record(outcomes)
                     continue
             except Exception:
                 # A broken row or a database hiccup must not stop delivery for good.
@@ -81,13 +107,15 @@ class WebhookDispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
-    def _due_messages(self) -> tuple[list[int], float]:
-        """Row ids due now (one per lane), and how long to sleep if there are none."""
+    def _due_messages(self) -> tuple[list[_Due], float]:
+        """The messages due now (one per lane), read in one session, and how long to sleep if
+        there are none."""
         now = time.time()
-        due: list[int] = []
+        due: list[_Due] = []
         wait = _IDLE_POLL_SECONDS
         seen_lanes: set[tuple[str, str]] = set()
         with self._sessions() as session:
+            endpoints = {endpoint.id: endpoint for endpoint in session.scalars(select(WebhookEndpoint))}
             pending = session.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.delivered.is_(False), OutboxMessage.failed.is_(False))
@@ -104,57 +132,65 @@ class WebhookDispatcher:
                     continue  # an earlier message of this lane goes first
                 seen_lanes.add(lane)
                 if row.next_attempt_at <= now:
-                    due.append(row.id)
+                    endpoint = endpoints.get(row.endpoint_id)
+                    due.append(
+                        _Due(
+                            row_id=row.id,
+                            msg_id=row.msg_id,
+                            payload=row.payload.encode(),
+                            url=endpoint.url if endpoint else None,
+                            secret=endpoint.secret if endpoint else "",
+                        )
+                    )
                 else:
                     wait = min(wait, row.next_attempt_at - now)
         return due, max(wait, 0.0)
 
-    async def _deliver(self, row_id: int) -> None:
-        with self._sessions() as session:
-            row = session.get(OutboxMessage, row_id)
-            endpoint = session.get(WebhookEndpoint, row.endpoint_id) if row else None
-            if row is None:
-                return
-            if endpoint is None:
-                row.failed, row.last_error = True, "endpoint no longer registered"
-                session.commit()
-                return
-            msg_id, payload, url, secret = row.msg_id, row.payload.encode(), endpoint.url, endpoint.secret
-
+    async def _deliver(self, message: _Due) -> _Outcome:
+        if message.url is None:
+            return _Outcome(message, None, "endpoint no longer registered", duplicate=False, gone=True)
         if jitter_ms := self._knobs.delivery_jitter_ms:
             await asyncio.sleep(self._random.uniform(0, jitter_ms) / 1000)
-        status, error = await self._post(url, secret, msg_id, payload)
+        status, error = await self._post(message.url, message.secret, message.msg_id, message.payload)
         delivered = status is not None and 200 <= status < 300
         duplicate = delivered and self._random.random() < self._knobs.duplicate_delivery_rate
         if duplicate:
             # A real duplicate: same webhook-id, sent again as BNG does after a lost acknowledgement.
-            await self._post(url, secret, msg_id, payload)
+            await self._post(message.url, message.secret, message.msg_id, message.payload)
+        return _Outcome(message, status, error, duplicate=duplicate)
 
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        """A round's attempts, in one transaction (one commit for many webhooks)."""
         with self._sessions.begin() as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            # Every HTTP request counts as an attempt, the duplicate included.
-            row.attempts += 2 if duplicate else 1
-            row.last_status, row.last_error = status, error
-            if delivered:
-                row.delivered, row.delivered_at = True, time.time()
-                row.deliveries += 2 if duplicate else 1
-            elif row.attempts >= self._config.webhook_max_attempts:
-                row.failed = True
-            else:
-                backoff = self._config.webhook_backoff_seconds * 2 ** (row.attempts - 1)
-                row.next_attempt_at = time.time() + min(backoff, self._config.webhook_backoff_max_seconds)
-            log.info(
-                "bng.sandbox.webhook.attempt",
-                msg_id=msg_id,
-                event_type=row.event_type,
-                status=status,
-                attempt=row.attempts,
-                delivered=row.delivered,
-                failed=row.failed,
-                duplicate=duplicate,
-            )
+            for outcome in outcomes:
+                row = session.get(OutboxMessage, outcome.message.row_id)
+                if row is None:
+                    continue
+                if outcome.gone:
+                    row.failed, row.last_error = True, outcome.error
+                    continue
+                # Every HTTP request counts as an attempt, the duplicate included.
+                row.attempts += 2 if outcome.duplicate else 1
+                row.last_status, row.last_error = outcome.status, outcome.error
+                if outcome.delivered:
+                    row.delivered, row.delivered_at = True, time.time()
+                    row.deliveries += 2 if outcome.duplicate else 1
+                elif row.attempts >= self._config.webhook_max_attempts:
+                    row.failed = True
+                else:
+                    backoff = self._config.webhook_backoff_seconds * 2 ** (row.attempts - 1)
+                    row.next_attempt_at = time.time() + min(backoff, self._config.webhook_backoff_max_seconds)
+                # Every attempt at debug; a failed one at info, where it is news.
+                (log.debug if outcome.delivered else log.info)(
+                    "bng.sandbox.webhook.attempt",
+                    msg_id=row.msg_id,
+                    event_type=row.event_type,
+                    status=outcome.status,
+                    attempt=row.attempts,
+                    delivered=row.delivered,
+                    failed=row.failed,
+                    duplicate=outcome.duplicate,
+                )
 
     async def _post(
         self, url: str, secret: str, msg_id: str, payload: bytes
