@@ -64,12 +64,17 @@ class EmbeddedStack:
     temporal_ui_port: int = TEMPORAL_UI_PORT
     # The worker's /metrics; None = settings.worker_metrics_port (8703 by default), 0 = none.
     worker_metrics_port: int | None = None
+    # Worker processes on the task queue; only the first serves /metrics (scale-out in the bench).
+    workers: int = 1
+    # Extra environment for every child, e.g. {"M3BNG_ORDER_CALLS": "activities"} (the bench).
+    env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # Unexpected exits that the supervisor answered with a restart, per child.
     restarts: Counter[str] = field(default_factory=Counter)
     _commands: dict[str, list[str]] = field(default_factory=dict)
     _envs: dict[str, dict[str, str]] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _children: threading.Lock = field(default_factory=threading.Lock)
     _supervisor: threading.Thread | None = None
     _gave_up: str | None = None
     _abandoned: set[str] = field(default_factory=set)
@@ -101,6 +106,11 @@ class EmbeddedStack:
         if self.worker_metrics_port is None:
             return self.settings.worker_metrics_port
         return self.worker_metrics_port
+
+    @property
+    def worker_names(self) -> list[str]:
+        """``worker``, then ``worker-2``... for the further worker processes."""
+        return ["worker", *(f"worker-{number}" for number in range(2, self.workers + 1))]
 
     def log_path(self, name: str) -> Path:
         return self.var / "logs" / f"{name}.log"
@@ -186,11 +196,7 @@ class EmbeddedStack:
         self._wait_http("bng-sandbox", f"{self.bng_url}/openapi.json")
         self._wait_port("temporal", self.temporal_port)
         self._spawn("receiver", [sys.executable, "-m", "starter.receiver"])
-        self._spawn(
-            "worker",
-            [sys.executable, str(WORKER_SCRIPT)],
-            env={"M3BNG_WORKER_METRICS_PORT": str(self.metrics_port)},
-        )
+        self._spawn_workers()
         self._wait_http("receiver", f"{receiver}/healthz")
         self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
         self._supervisor.start()
@@ -200,14 +206,40 @@ class EmbeddedStack:
         if self._supervisor is not None:
             self._supervisor.join(timeout=10)
         # Worker and receiver first, so nothing talks to a server that is already gone.
-        for name in ("worker", "receiver", "bng-sandbox", "m3-sandbox", "temporal"):
-            process = self.processes.pop(name, None)
-            if process and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        for name in (*self.worker_names, "receiver", "bng-sandbox", "m3-sandbox", "temporal"):
+            self._end(name)
+
+    def restart_product(self, workers: int, env: dict[str, str] | None = None) -> None:
+        """Restart m3bng's own processes, the receiver and ``workers`` workers, with ``env`` (None:
+        keep the stack's) on top of the environment; Temporal and the sandboxes keep running."""
+        with self._children:  # the supervisor must not restart what is stopped here on purpose
+            for name in (*self.worker_names, "receiver"):
+                self._end(name)
+                self._envs.pop(name, None)
+            self.workers = workers
+            if env is not None:
+                self.env = env
+            self._spawn("receiver", [sys.executable, "-m", "starter.receiver"])
+            self._spawn_workers()
+        self._wait_http("receiver", f"{self.receiver_url}/healthz")
+
+    def _spawn_workers(self) -> None:
+        for name in self.worker_names:
+            metrics_port = self.metrics_port if name == "worker" else 0
+            self._spawn(
+                name,
+                [sys.executable, str(WORKER_SCRIPT)],
+                env={"M3BNG_WORKER_METRICS_PORT": str(metrics_port)},
+            )
+
+    def _end(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
     def check_alive(self) -> None:
         """Raise if a child is down for good: dead before supervision began, or given up on."""
@@ -247,14 +279,15 @@ class EmbeddedStack:
 
     def _supervise(self) -> None:
         while not self._stopping.wait(SUPERVISE_EVERY_SECONDS):
-            self.restart_dead()
+            with self._children:
+                self.restart_dead()
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         self._commands[name] = command
         if env is not None:
             self._envs[name] = env  # kept for a restart
         log_file = self.log_path(name).open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self._envs.get(name, {})}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env, **self._envs.get(name, {})}
         self.processes[name] = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
         log_file.close()  # the child has its own copy
 
