@@ -29,8 +29,8 @@ test: lint
 bench: install
 	$(BIN)/python -m starter.bench
 
-# Small loads (60 orders to M3, 100 no-op workflows, 1 s of intake, 5,000 bulk items); meant for
-# under 2 minutes, measured 4.5 with other work on the same 2 cores (the intake drain and bulk most).
+# Small loads (60 orders to M3, 100 no-op workflows, 0.5 s of intake at 32 senders, 1,000 bulk
+# items, 10 orders to Paid): about 2 minutes on 2 quiet cores.
 bench-quick: install
 	$(BIN)/python -m starter.bench --quick
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import os
 import shutil
@@ -46,8 +45,11 @@ from clients.bng.client import BngClient
 from clients.logging import configure_logging
 from clients.temporal_connection import connect
 from settings import Settings
+from starter.bench_bulk import bulk_markdown, bulk_scenario
+from starter.bench_capacity import capacity_markdown, cpu_per_order, cpu_snapshot, history_profile
 from starter.bench_ceiling import ceiling_scenario, ceiling_worker, warm_up
 from starter.bench_intake import intake_scenario, percentiles
+from starter.bench_profile import sampled, summary
 from starter.bench_summary import ratio, summary_markdown
 from starter.bench_to_m3 import (
     M3SandboxAdmin,
@@ -61,18 +63,29 @@ from starter.bench_to_m3 import (
 from starter.demo import all_final, observe_and_pay, place_orders
 from starter.secrets import with_demo_secrets
 from starter.stack import VAR, EmbeddedStack
-from workflows.models import OrderView, Stage
-
-
-def bulk_module() -> Any:
-    """``starter/bench_bulk.py`` (bulk_scenario, bulk_markdown), or None until it lands."""
-    try:
-        return importlib.import_module("starter.bench_bulk")
-    except ImportError:
-        return None
-
+from workflows.models import OrderView, Stage, order_workflow_id
 
 DOCS = Path("docs") / "benchmarks.md"
+# py-spy's samples of the worker, per design (starter/bench_profile.py).
+VAR_PROFILES = VAR / "bench-profiles"
+
+
+def profile_markdown(profile: dict[str, list[tuple[str, float]]]) -> list[str]:
+    """Where the worker's CPU went in the to-M3 runs, before (naive) and after (product)."""
+    if not any(profile.values()):
+        return []
+    lines = [
+        "## Profile: where the worker's CPU went, to M3 at latency 0",
+        "",
+        "py-spy samples of the worker process during the naive run (every call a regular "
+        "activity: before) and the product run (local calls: after), charged to the innermost "
+        "frame's package or our file; raw samples in `var/bench-profiles/`.",
+        "",
+    ]
+    for name, title in (("naive", "naive design (before)"), ("product", "product (after)")):
+        places = profile.get(name) or []
+        lines += [f"**{title}**: " + ", ".join(f"{place} {share:g} %" for place, share in places), ""]
+    return lines
 
 
 async def order_to_cash(
@@ -114,6 +127,7 @@ async def order_to_cash(
         "webhook_to_paid_seconds": percentiles(to_paid),
         "webhook_delivery_ms": percentiles(delivery, digits=1),
         "history_events_per_paid_order": percentiles(await history_lengths(client, list(paid)), digits=0),
+        "history_profile": await history_profile(client, [order_workflow_id(order_id) for order_id in paid]),
     }
 
 
@@ -235,7 +249,9 @@ async def bench(plan: Plan) -> dict[str, Any]:
         # before it is measured, so that no design pays for a cold start.
         result["ceiling"] = await timer.run("engine ceiling", lambda: _ceiling(client, stack, plan))
         await run_to_m3("warm-up", plan.warm_up_orders)
-        to_m3["latency_0"] = await run_to_m3("to M3, latency 0", plan.to_m3_orders)
+        profiles = VAR_PROFILES
+        with sampled(stack.processes["worker"].pid, profiles / "worker-product.txt"):
+            to_m3["latency_0"] = await run_to_m3("to M3, latency 0", plan.to_m3_orders)
         await m3.knobs(latency_ms=plan.m3_latency_ms)
         try:
             to_m3["latency_50"] = await run_to_m3(
@@ -252,17 +268,26 @@ async def bench(plan: Plan) -> dict[str, Any]:
         # The naive design and the scale-out: the same stack with other worker processes.
         await asyncio.to_thread(stack.restart_product, 1, NAIVE_ENV)
         await run_to_m3("warm-up, naive design", plan.warm_up_orders)
-        to_m3["naive"] = await run_to_m3("to M3, naive design", plan.to_m3_orders)
+        with sampled(stack.processes["worker"].pid, profiles / "worker-naive.txt"):
+            to_m3["naive"] = await run_to_m3("to M3, naive design", plan.to_m3_orders)
         to_m3["naive"]["env"] = NAIVE_ENV
         await asyncio.to_thread(stack.restart_product, 2, {})
         await run_to_m3("warm-up, two workers", plan.warm_up_orders, single_worker=False)
         to_m3["two_workers"] = await run_to_m3("to M3, two workers", plan.to_m3_orders, single_worker=False)
         await asyncio.to_thread(stack.restart_product, 1, {})
         await m3.status_clock(plan.step_seconds)
+        pids = {name: process.pid for name, process in stack.processes.items()}
+        cpu_before = cpu_snapshot(pids)
         result["order_to_cash"] = await timer.run(
             "lifecycle",
             lambda: order_to_cash(client, bng, stack.bng_url, plan.lifecycle_orders, plan.timeout),
         )
+        lifecycle = result["order_to_cash"]
+        result["capacity"] = {
+            "cpu_ms_per_order": cpu_per_order(cpu_before, cpu_snapshot(pids), lifecycle["paid"]),
+            "history": lifecycle.pop("history_profile"),
+        }
+        result["profile"] = {name: summary(profiles / f"worker-{name}.txt") for name in ("naive", "product")}
         result["intake"] = await timer.run(
             "intake",
             lambda: intake_scenario(
@@ -273,10 +298,8 @@ async def bench(plan: Plan) -> dict[str, Any]:
                 seconds=plan.intake_seconds,
             ),
         )
-        if plan.bulk_items and (bulk := bulk_module()) is not None:
-            result["bulk"] = await timer.run(
-                "bulk", lambda: bulk.bulk_scenario(settings, stack, plan.bulk_items)
-            )
+        if plan.bulk_items:
+            result["bulk"] = await timer.run("bulk", lambda: bulk_scenario(settings, stack, plan.bulk_items))
     result["scenario_seconds"] = timer.seconds
     result["total_seconds"] = round(time.monotonic() - began, 1)
     return result
@@ -500,8 +523,10 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"{_pcts(main['history_events_per_paid_order'], '')} |",
         "",
     ]
-    if "bulk" in result and (bulk := bulk_module()) is not None:
-        lines += [*bulk.bulk_markdown(result["bulk"]), ""]
+    if "bulk" in result:
+        lines += [*bulk_markdown(result["bulk"]), ""]
+    lines += capacity_markdown(result.get("capacity", {}))
+    lines += profile_markdown(result.get("profile", {}))
     if seconds := result.get("scenario_seconds"):
         lines += [
             "## Wall clock per scenario",
@@ -522,8 +547,8 @@ QUICK = Plan(
     warm_up_orders=3,
     timeout=60,
     senders=[32],  # the level the issue's target is for
-    intake_seconds=1,
-    bulk_items=5000,
+    intake_seconds=0.5,
+    bulk_items=1000,
 )
 
 

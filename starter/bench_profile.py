@@ -37,9 +37,11 @@ def sampled(pid: int, output: Path, rate: int = 50) -> Iterator[None]:
     or if it cannot attach, the block runs unsampled and ``output`` is not written."""
     binary = py_spy()
     if binary is None:
+        output.unlink(missing_ok=True)
         yield
         return
     output.parent.mkdir(parents=True, exist_ok=True)
+    output.unlink(missing_ok=True)  # never summarise an earlier run's samples
     command = [binary, "record", "--pid", str(pid), "--format", "raw", "--rate", str(rate)]
     command += ["--nonblocking", "--output", str(output)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
