@@ -287,7 +287,7 @@ async def test_lost_answers_on_item_writes_create_one_product_and_change_m3_once
     )
     await settled(stack, "product", sku)
     assert await bng_faults_used_up(stack), "the product POST never lost its answer"
-    products = (await stack.bng.get("/api/v1/products", params={"page_size": 500})).json()["items"]
+    products = (await stack.bng.get("/api/v1/products", params={"sku_in": sku})).json()["items"]
     assert [p["SKU"] for p in products].count(sku) == 1
 
     await lose_answers(stack, "MMS200MI", "UpdItmBasic")

@@ -328,14 +328,19 @@ async def test_a_new_order_is_written_without_looking_in_m3_first(stack: Stack) 
     ]
     assert len(heads) == 1
     temp = heads[0]["response"]["ORNO"]
+    (confirm,) = [c for c in await stack.m3_calls("OIS100MI", "Confirm") if c["record"].get("ORNO") == temp]
+    # LstHead names only the customer: count the ones between this order's head and confirmation.
     looks = [
-        (transaction, c["record"])
-        for transaction in ("LstHead", "LstBatchHead", "LstBatchLine")
-        for c in await stack.m3_calls("OIS100MI", transaction)
-        if c["record"].get("CUNO") == view.m3_customer_number
-        or c["record"].get("CUOR") == order["OrderID"]
-        or c["record"].get("ORNO") == temp
+        c
+        for c in await stack.m3_calls("OIS100MI", "LstHead")
+        if c["record"].get("CUNO") == view.m3_customer_number and heads[0]["seq"] < c["seq"] < confirm["seq"]
     ]
+    looks += [
+        c
+        for c in await stack.m3_calls("OIS100MI", "LstBatchHead")
+        if c["record"].get("CUOR") == order["OrderID"]
+    ]
+    looks += [c for c in await stack.m3_calls("OIS100MI", "LstBatchLine") if c["record"].get("ORNO") == temp]
     assert looks == []
 
 

@@ -114,15 +114,15 @@ class ReconcileWorkflow:
 
     async def _passes_together(self, data: ReconcileInput) -> None:
         """Both passes side by side, a page of each at a time (they touch different records:
-        pass 2 only takes BNG records no link knows and M3 lacks); continues as new every
-        ``pages_per_run`` rounds."""
+        pass 2 only takes BNG records no link knows and M3 lacks); continues as new once a run
+        has done ``pages_per_run`` pages."""
         report = self._report
         page = ReconcilePageInput(
             entity=data.entity, page_size=data.page_size, fix=data.fix, after=data.after, cursor=data.cursor
         )
         if report.phase == "bng":
             report.m3_done = True  # carried over from a run that did the passes in turn
-        rounds = 0
+        pages_this_run = 0
         while not (report.m3_done and report.bng_done):
             calls: list[Awaitable[PageReport]] = []
             if not report.m3_done:
@@ -155,9 +155,9 @@ class ReconcileWorkflow:
                 report.bng_done = result.next_cursor is None
                 page = page.model_copy(update={"cursor": result.next_cursor})
             report.phase = "m3" if not report.m3_done else "bng" if not report.bng_done else "done"
-            rounds += 1
+            pages_this_run += len(calls)
             if report.phase != "done" and (
-                rounds >= data.pages_per_run or workflow.info().is_continue_as_new_suggested()
+                pages_this_run >= data.pages_per_run or workflow.info().is_continue_as_new_suggested()
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
