@@ -17,9 +17,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa
+    import workflows.summaries as summaries
     from clients import metrics
-    from workflows import search_attributes as sa
-    from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
     from workflows.attention import NeedsAttention, attention_for
     from workflows.documents import (

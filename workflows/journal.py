@@ -20,6 +20,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa
+    import workflows.summaries as summaries
     from activities.bng_journals import BngJournalActivities, PushJournalStatusInput
     from activities.journal_check import JournalCheck
     from activities.m3_journals import (
@@ -29,8 +31,6 @@ with workflow.unsafe.imports_passed_through():
         PostJournalInput,
     )
     from clients.bng.models import Journal, JournalStatus
-    from workflows import search_attributes as sa
-    from workflows import summaries
     from workflows.attention import attention_for
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import DocumentInput, DocumentResult, DocumentStage, DocumentType

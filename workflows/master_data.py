@@ -27,6 +27,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa
+    import workflows.summaries as summaries
     from activities.master_data.models import (
         EntitySyncInput,
         EntitySyncView,
@@ -48,8 +50,6 @@ with workflow.unsafe.imports_passed_through():
     from clients import metrics
     from mapping.engine import FieldError
     from mapping.ownership import PlanAction, Side
-    from workflows import search_attributes as sa
-    from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions
     from workflows.attention import classify
 

@@ -24,6 +24,8 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa
+    import workflows.summaries as summaries
     from activities.bng_orders import BngOrderActivities, PushInvoiceInput, PushOrderStatusInput
     from activities.m3_customers import EnsureCustomerInput, M3CustomerActivities
     from activities.m3_items import CheckItemsInput, M3ItemActivities
@@ -39,8 +41,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.transform_order import TransformOrderInput, transform_order
     from clients import metrics
     from clients.bng.models import Invoice, Order, OrderStatus
-    from workflows import search_attributes as sa
-    from workflows import summaries
     from workflows.activity_options import SYSTEM_CALL, ActivityOptions, local_first
     from workflows.attention import NeedsAttention, attention_for, item_problems
     from workflows.models import (

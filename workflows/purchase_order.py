@@ -22,6 +22,8 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa
+    import workflows.summaries as summaries
     from activities.bng_purchasing import BngPurchasingActivities, PushPurchaseOrderStatusInput
     from activities.m3_items import CheckItemsInput, M3ItemActivities
     from activities.m3_purchase_orders import (
@@ -33,8 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.m3_suppliers import EnsureSupplierInput, M3SupplierActivities
     from activities.transform_purchasing import PurchasingTransforms, TransformInput
     from clients.bng.models import GoodsReceipt, PurchaseOrder, PurchaseOrderStatus
-    from workflows import search_attributes as sa
-    from workflows import summaries
     from workflows.attention import NeedsAttention, item_problems
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import (

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.summaries as summaries
     from activities.master_data.reconcile import (
         DIFFERENCES_KEPT,
         Difference,
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         Reconciler,
         RunRecord,
     )
-    from workflows import summaries
     from workflows.activity_options import PAGE_CALL, ActivityOptions
     from workflows.attention import failure_text
 

@@ -19,8 +19,8 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa
     from clients.bng.models import Refund
-    from workflows import search_attributes as sa
     from workflows.document_workflow import Cancelled
     from workflows.documents import DocumentInput, DocumentResult, DocumentStage, DocumentType
     from workflows.journal import GlPostingWorkflow

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.search_attributes as sa
+    import workflows.summaries as summaries
     from activities.bng_purchasing import BngPurchasingActivities, PushSupplierInvoiceStatusInput
     from activities.m3_supplier_invoices import (
         EnterInvoiceInput,
@@ -33,8 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.three_way_match import InvoiceToMatch, MatchResult, invoice_to_match
     from activities.transform_purchasing import PurchasingTransforms, TransformInput
     from clients.bng.models import SupplierInvoice, SupplierInvoiceStatus
-    from workflows import search_attributes as sa
-    from workflows import summaries
     from workflows.attention import NeedsAttention
     from workflows.document_workflow import Cancelled, DocumentWorkflow
     from workflows.documents import (

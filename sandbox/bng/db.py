@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Float, Index, Integer, String, Text, UniqueConstraint, create_engine
+from sqlalchemy import JSON, Engine, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import StaticPool
+
+from sandbox.engine import sandbox_engine
 
 
 class Base(DeclarativeBase):
@@ -90,12 +91,7 @@ class OutboxMessage(Base):
 
 
 def make_engine(database_url: str) -> Engine:
-    connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-    if database_url in ("sqlite://", "sqlite:///:memory:"):
-        # One shared connection, or every new connection would see its own empty database.
-        engine = create_engine(database_url, connect_args=connect_args, poolclass=StaticPool)
-    else:
-        engine = create_engine(database_url, connect_args=connect_args)
+    engine = sandbox_engine(database_url)
     Base.metadata.create_all(engine)
     return engine
 

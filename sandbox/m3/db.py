@@ -13,11 +13,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Dialect, String, Text, create_engine, func, inspect, select, text
+from sqlalchemy import Dialect, String, Text, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from sandbox.engine import sandbox_engine
 
 
 class DecimalText(TypeDecorator[Decimal]):
@@ -550,12 +551,7 @@ class Store:
     """Engine, sessions and the lock around every unit of work."""
 
     def __init__(self, database_url: str) -> None:
-        kwargs: dict[str, Any] = {}
-        if database_url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False}
-            if database_url in ("sqlite://", "sqlite:///:memory:"):
-                kwargs["poolclass"] = StaticPool
-        self.engine: Engine = create_engine(database_url, **kwargs)
+        self.engine: Engine = sandbox_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.lock = threading.RLock()
         Base.metadata.create_all(self.engine)
