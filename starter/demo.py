@@ -77,7 +77,7 @@ async def observe_and_pay(
     for order_id, known in views.items():
         if known is not None and known.stage in FINAL:
             continue
-        view = await _view(client, order_id) or known
+        view = await view_of(client, order_id) or known
         views[order_id] = view
         if view and view.stage == Stage.INVOICED and view.invoice and order_id not in paying:
             await bng.capture_payment(
@@ -106,7 +106,7 @@ async def follow(
     return DemoOutcome(views=views, seconds=time.monotonic() - started)
 
 
-async def _view(client: Client, order_id: str) -> OrderView | None:
+async def view_of(client: Client, order_id: str) -> OrderView | None:
     try:
         return await client.get_workflow_handle(order_workflow_id(order_id)).query(OrderToCashWorkflow.status)
     except RPCError:

@@ -94,6 +94,14 @@ CREATED_EVENTS = frozenset(
 # order as order.updated. Keeping those would fill the dead-letter list with m3bng's own writes.
 ACKNOWLEDGED_EVENTS = frozenset({WebhookEventType.ORDER_UPDATED.value})
 
+# What m3bng's webhook endpoint in BNG subscribes to: everything but the echoes of its own
+# writes, which it would only acknowledge (about six per order: every status and the invoice).
+SUBSCRIBED_EVENTS = tuple(
+    event.value
+    for event in WebhookEventType
+    if event.value not in ACKNOWLEDGED_EVENTS and event.value not in document_routing.ECHOES
+)
+
 MASTER_DATA_BODS = (CustomerPartyMasterBod, ItemMasterBod, SupplierPartyMasterBod, InventoryCountBod)
 
 # --- BNG webhooks -----------------------------------------------------------------------------

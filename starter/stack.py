@@ -23,6 +23,7 @@ import httpx
 import structlog
 
 from settings import Settings
+from starter.routing import SUBSCRIBED_EVENTS
 from workflows import search_attributes as sa
 
 VAR = Path("var")
@@ -189,6 +190,8 @@ class EmbeddedStack:
                 f"{receiver}/webhooks/bng",
                 "--webhook-secret",
                 self.settings.bng_webhook_secret.get_secret_value(),
+                "--webhook-events",
+                ",".join(SUBSCRIBED_EVENTS),
                 "--seed-demo",
             ],
         )

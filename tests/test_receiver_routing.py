@@ -13,8 +13,11 @@ from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
+from clients.bng.models import WebhookEventType
+from starter import document_routing
 from starter.cli import _parser
 from starter.deadletter_cli import open_store, run_deadletter
+from starter.routing import ACKNOWLEDGED_EVENTS, SUBSCRIBED_EVENTS
 from storage.models import DeadLetter
 from tests.conftest import Stack, bod_xml, ims_message, signed
 from tests.test_order_to_cash import demo_order
@@ -304,3 +307,13 @@ async def test_a_payment_that_is_not_captured_is_dead_lettered(
     ack = await post_webhook(receiver, refunded)
     assert ack["outcome"] == "dead-letter" and "Refunded" in ack["detail"], ack
     assert (await stack.view(order_id)).timeline[-1].step != "Payment captured in BNG"
+
+
+def test_the_endpoint_subscribes_to_what_m3bng_routes_and_not_to_echoes_of_its_writes() -> None:
+    echoes = ACKNOWLEDGED_EVENTS | document_routing.ECHOES
+    assert {"order.updated", "purchaseorder.status_changed"} <= echoes
+    assert not echoes & set(SUBSCRIBED_EVENTS)
+    assert {"order.created", "payment.captured", "inventory.updated", "payment.refunded"} <= set(
+        SUBSCRIBED_EVENTS
+    )
+    assert set(SUBSCRIBED_EVENTS) | echoes == {event.value for event in WebhookEventType}

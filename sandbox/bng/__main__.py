@@ -29,6 +29,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("M3BNG_BNG_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET),
         help="whsec_... (default: $M3BNG_BNG_WEBHOOK_SECRET or the demo secret)",
     )
+    parser.add_argument(
+        "--webhook-events",
+        default="",
+        help="Comma-separated event types that endpoint subscribes to, e.g. order.created,payment.* "
+        "(default: every type)",
+    )
     parser.add_argument("--client-id", default="m3bng")
     parser.add_argument("--client-secret", default=os.environ.get("M3BNG_BNG_CLIENT_SECRET", "m3bng-secret"))
     parser.add_argument("--api-key", action="append", default=[], help="Accept this X-API-Key (repeatable)")
@@ -54,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         api_keys=args.api_key,
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret if args.webhook_url else None,
+        webhook_events=[event for event in args.webhook_events.split(",") if event],
         rate_limit_per_second=args.rate_limit,
         latency_ms=args.latency_ms,
         duplicate_delivery_rate=args.duplicate_delivery_rate,

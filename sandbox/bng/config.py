@@ -16,6 +16,8 @@ class BngSandboxConfig(BaseModel):
     # One webhook endpoint from configuration; more can be registered through the API.
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    # Event types that endpoint subscribes to; empty: every type.
+    webhook_events: list[str] = Field(default_factory=list)
     webhook_max_attempts: int = Field(default=8, ge=1)
     # First retry delay; doubles on every failed attempt, up to webhook_backoff_max_seconds.
     webhook_backoff_seconds: float = Field(default=1.0, ge=0)

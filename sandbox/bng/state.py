@@ -54,7 +54,7 @@ class SandboxState:
                 outbox.register_endpoint(
                     session,
                     self.config.webhook_url,
-                    [],
+                    self.config.webhook_events,
                     secret=self.config.webhook_secret,
                     endpoint_id=outbox.CONFIG_ENDPOINT_ID,
                 )

@@ -196,3 +196,16 @@ def test_undelivered_messages_survive_a_restart(
     assert delivery.event["data"]["OrderID"] == order["OrderID"]
     fetched = httpx.get(f"{second.url}/api/v1/orders/{order['OrderID']}", headers={"X-API-Key": API_KEY})
     assert fetched.status_code == 200
+
+
+def test_the_configured_endpoint_gets_only_the_events_it_subscribes_to(
+    make_sandbox: MakeSandbox, receiver: WebhookReceiver
+) -> None:
+    sandbox = make_sandbox(webhook_events=["order.created", "payment.*"])
+    order = demo_order()
+    with httpx.Client(base_url=sandbox.url, headers={"X-API-Key": API_KEY}) as api:
+        api.post("/api/v1/orders", json=order).raise_for_status()
+        api.patch(f"/api/v1/orders/{order['OrderID']}", json={"OrderStatus": "Accepted"}).raise_for_status()
+
+    time.sleep(0.5)  # long enough for the sandbox to have sent the order.updated, had it been subscribed
+    assert [d.event["type"] for d in receiver.wait_for(lambda got: len(got) >= 1)] == ["order.created"]
