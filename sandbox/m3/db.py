@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Dialect, String, Text, func, inspect, select, text
+from sqlalchemy import Dialect, Index, String, Text, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -527,10 +527,16 @@ class BodVariation(Base):
     variation: Mapped[int] = mapped_column(default=0)
 
 
+OUTBOX_PENDING = Index("ix_sandbox_outbox_pending", "status", "document_name", "document_id", "id")
+
+
 class OutboxMessage(Base):
     """A BOD waiting to be (or already) delivered to the IMS endpoint, at least once, in order."""
 
     __tablename__ = "sandbox_outbox"
+    # The sender looks for pending messages after every commit that adds one: without this index
+    # it read the whole outbox, every message ever sent included.
+    __table_args__ = (OUTBOX_PENDING,)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     document_name: Mapped[str]
     document_id: Mapped[str]
@@ -556,6 +562,7 @@ class Store:
         self.lock = threading.RLock()
         Base.metadata.create_all(self.engine)
         add_missing_columns(self.engine)
+        OUTBOX_PENDING.create(self.engine, checkfirst=True)  # also on a file from before it
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

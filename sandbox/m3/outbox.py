@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sandbox.m3 import bods
@@ -250,21 +250,18 @@ class OutboxSender:
 
     def _due(self) -> list[OutboxMessage]:
         """The oldest pending message of each document, if its retry time has come."""
-        now = time.time()
+        oldest_pending = (
+            select(func.min(OutboxMessage.id))
+            .where(OutboxMessage.status == "pending")
+            .group_by(OutboxMessage.document_name, OutboxMessage.document_id)
+        )
         with self.store.transaction() as session:
-            pending = session.scalars(
-                select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
-            ).all()
-        due: list[OutboxMessage] = []
-        seen: set[tuple[str, str]] = set()
-        for message in pending:
-            key = (message.document_name, message.document_id)
-            if key in seen:
-                continue
-            seen.add(key)
-            if message.next_attempt_at <= now:
-                due.append(message)
-        return due
+            due = session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(oldest_pending), OutboxMessage.next_attempt_at <= time.time())
+                .order_by(OutboxMessage.id)
+            )
+            return list(due)
 
     async def deliver_due(self, client: httpx.AsyncClient) -> None:
         endpoint = self.config.bod_endpoint
