@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # asking again for every order; 0 asks every time. Only the answer "sellable" is kept: M3
     # checks the item again on AddBatchLine, so an item blocked meanwhile still parks the order.
     item_check_cache_seconds: float = Field(default=60, ge=0)
+    # The write protocol records every first attempt of an order's batch entry (write_attempt).
+    # Each worker forgets those of confirmed orders once they are this old, checking this often.
+    write_attempts_kept_hours: float = Field(default=24, gt=0)
+    store_upkeep_every_seconds: float = Field(default=3600, gt=0)
 
     # Master data (customers, products, suppliers, inventory).
     # The delivery address (CRS610MI ADRT 1) that holds a BNG customer's shipping address.

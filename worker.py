@@ -6,10 +6,12 @@ import asyncio
 import compileall
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
@@ -21,6 +23,7 @@ from clients.logging import configure_logging
 from clients.metrics_server import MetricsServer, fleet_loop, free_loopback_port, sdk_runtime
 from clients.temporal_connection import connect
 from settings import Settings, exit_unless_valid, get_settings
+from storage import write_attempts
 from workflows.journal import JournalWorkflow
 from workflows.master_data import EntitySyncWorkflow
 from workflows.order_to_cash import OrderToCashWorkflow
@@ -65,6 +68,25 @@ def cache_workflow_bytecode() -> None:
         )
 
 
+async def store_upkeep(connections: Connections, settings: Settings) -> None:
+    """Now and then, forget the write attempts of orders M3 has confirmed (they are never
+    written again; storage.write_attempts.prune_settled says what is kept and why)."""
+    log = structlog.get_logger("worker")
+
+    def prune() -> int:
+        before = datetime.now(UTC) - timedelta(hours=settings.write_attempts_kept_hours)
+        with connections.sessions() as session:
+            return write_attempts.prune_settled(session, before=before)
+
+    while True:
+        try:
+            if deleted := await asyncio.to_thread(prune):
+                log.info("write attempts of confirmed orders forgotten", rows=deleted)
+        except SQLAlchemyError as error:
+            log.warning("store upkeep failed; trying again later", error=str(error))
+        await asyncio.sleep(settings.store_upkeep_every_seconds)
+
+
 def build_worker(client: Client, connections: Connections, task_queue: str) -> Worker:
     return Worker(
         client,
@@ -83,6 +105,7 @@ async def run(settings: Settings) -> None:
     metrics = start_metrics(settings)
     client = await connect(settings)
     connections = Connections.from_settings(settings)
+    upkeep = asyncio.create_task(store_upkeep(connections, settings))
     fleet = asyncio.create_task(
         fleet_loop(
             client,
@@ -100,6 +123,7 @@ async def run(settings: Settings) -> None:
             await stop.wait()
     finally:
         fleet.cancel()
+        upkeep.cancel()
         await connections.aclose()
         if metrics is not None:
             metrics.stop()
