@@ -114,36 +114,49 @@ class WebhookDispatcher:
         due: list[_Due] = []
         wait = _IDLE_POLL_SECONDS
         seen_lanes: set[tuple[str, str]] = set()
+        chosen: dict[int, str] = {}  # row id -> endpoint id
         with self._sessions() as session:
             endpoints = {endpoint.id: endpoint for endpoint in session.scalars(select(WebhookEndpoint))}
-            pending = session.scalars(
-                select(OutboxMessage)
+            # Columns, not whole rows: most of the rows scanned wait behind an earlier message.
+            pending = session.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.endpoint_id,
+                    OutboxMessage.ordering_key,
+                    OutboxMessage.next_attempt_at,
+                )
                 .where(OutboxMessage.delivered.is_(False), OutboxMessage.failed.is_(False))
                 .order_by(OutboxMessage.id)
                 .limit(_SCAN_ROWS)
             )
             ordered = not self._knobs.delivery_jitter_ms
-            for row in pending:
-                if len(due) >= _MAX_IN_FLIGHT:
+            for row_id, endpoint_id, ordering_key, next_attempt_at in pending:
+                if len(chosen) >= _MAX_IN_FLIGHT:
                     break
-                key = row.ordering_key if ordered else None
-                lane = (row.endpoint_id, key or f"#{row.id}")
+                lane = (endpoint_id, (ordering_key if ordered else None) or f"#{row_id}")
                 if lane in seen_lanes:
                     continue  # an earlier message of this lane goes first
                 seen_lanes.add(lane)
-                if row.next_attempt_at <= now:
-                    endpoint = endpoints.get(row.endpoint_id)
-                    due.append(
-                        _Due(
-                            row_id=row.id,
-                            msg_id=row.msg_id,
-                            payload=row.payload.encode(),
-                            url=endpoint.url if endpoint else None,
-                            secret=endpoint.secret if endpoint else "",
-                        )
-                    )
+                if next_attempt_at <= now:
+                    chosen[row_id] = endpoint_id
                 else:
-                    wait = min(wait, row.next_attempt_at - now)
+                    wait = min(wait, next_attempt_at - now)
+            messages = session.execute(
+                select(OutboxMessage.id, OutboxMessage.msg_id, OutboxMessage.payload)
+                .where(OutboxMessage.id.in_(chosen))
+                .order_by(OutboxMessage.id)
+            )
+            for row_id, msg_id, payload in messages:
+                endpoint = endpoints.get(chosen[row_id])
+                due.append(
+                    _Due(
+                        row_id=row_id,
+                        msg_id=msg_id,
+                        payload=payload.encode(),
+                        url=endpoint.url if endpoint else None,
+                        secret=endpoint.secret if endpoint else "",
+                    )
+                )
         return due, max(wait, 0.0)
 
     async def _deliver(self, message: _Due) -> _Outcome:
