@@ -74,7 +74,10 @@ class WebhookDispatcher:
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
-        self._http = httpx.AsyncClient(timeout=self._config.webhook_timeout_seconds)
+        # A pool no larger than the deliveries in flight: httpcore looks at every pooled
+        # connection to place each request.
+        limits = httpx.Limits(max_connections=_MAX_IN_FLIGHT, max_keepalive_connections=_MAX_IN_FLIGHT)
+        self._http = httpx.AsyncClient(timeout=self._config.webhook_timeout_seconds, limits=limits)
         self._task = asyncio.create_task(self._run(), name="bng-webhook-dispatcher")
 
     async def stop(self) -> None:
