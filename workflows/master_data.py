@@ -57,6 +57,10 @@ HISTORY_KEPT = 50
 # Rounds of inspect-and-write per change: a create is followed by a second look that settles the
 # fields the new record got from its system's defaults.
 MAX_ROUNDS = 3
+# Stock moves in bursts: an order's allocation and its delivery each change a balance line by
+# line, and M3 sends a BOD for every change. Changes of one balance that arrive within this
+# time are synced together, with one look at M3 and at most one write to BNG.
+SETTLE = {"inventory": timedelta(seconds=2)}
 
 
 # create_record or apply_plan: both write one record's plan.
@@ -80,6 +84,8 @@ class EntitySyncWorkflow:
         self._history = list(data.history)
         self._changes_seen = data.changes_seen
         self._queue: list[tuple[int, RecordChanged]] = []
+        # Tickets of sync_now updates: their callers wait for the answer, so nothing settles.
+        self._awaited: set[int] = set()
         self._resolution: tuple[int, Resolution] | None = None
         self._outcomes: dict[int, SyncOutcome] = {}
         self._next_ticket = 0
@@ -104,6 +110,7 @@ class EntitySyncWorkflow:
                 if not self._queue and workflow.all_handlers_finished():
                     return self.status()
                 continue
+            await self._settle()
             batch, self._queue = self._queue, []
             resolution, self._resolution = self._resolution, None
             if resolution is not None and resolution[1].skip:
@@ -151,7 +158,9 @@ class EntitySyncWorkflow:
     async def sync_now(self, change: RecordChanged) -> SyncOutcome:
         """Like the signal, but answers with what the sync did: reconciliation counts on it."""
         ticket = self._enqueue(change)
+        self._awaited.add(ticket)
         await workflow.wait_condition(lambda: ticket in self._outcomes)
+        self._awaited.discard(ticket)
         return self._outcomes.pop(ticket)
 
     @workflow.update
@@ -366,6 +375,16 @@ class EntitySyncWorkflow:
     def _take_ticket(self) -> int:
         self._next_ticket += 1
         return self._next_ticket
+
+    async def _settle(self) -> None:
+        """Let a burst of signalled changes gather (SETTLE), unless someone waits for an answer."""
+        settle = SETTLE.get(self._entity)
+        if settle is None or self._resolution is not None:
+            return
+        if any(ticket in self._awaited for ticket, _ in self._queue):
+            return
+        if workflow.patched("settle-bursts"):  # histories from before it replay without the wait
+            await workflow.sleep(settle)
 
     def _enqueue(self, change: RecordChanged) -> int:
         ticket = self._take_ticket()
