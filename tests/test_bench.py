@@ -202,3 +202,14 @@ def test_stack_names_one_worker_process_per_worker() -> None:
     stack = EmbeddedStack(Settings(), workers=3, env={"M3BNG_ORDER_CALLS": "activities"})
     assert stack.worker_names == ["worker", "worker-2", "worker-3"]
     assert EmbeddedStack(Settings()).worker_names == ["worker"]
+
+
+def test_the_master_data_bods_side_load_gets_its_own_column(result: dict[str, Any]) -> None:
+    result["order_to_cash_with_master_data_bods"] = {
+        **result["order_to_cash"],
+        "total_seconds": 80.0,
+        "orders_per_second_to_paid": 2.5,
+    }
+    text = markdown(result, "make bench")
+    assert "| figure | orders only (M3 sends no master-data BODs) | with M3's master-data BODs" in text
+    assert "| first order placed → last order paid | 50.0 s (4.0 orders/s) | 80.0 s (2.5 orders/s) |" in text

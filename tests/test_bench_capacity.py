@@ -32,3 +32,24 @@ def test_the_sizing_follows_from_the_measured_costs() -> None:
     assert "about 10.0 orders/s" in text and "**2 worker processes**" in text
     assert "236 updates/s" in text and "694 history events/s" in text
     assert capacity_markdown({}) == ["## Capacity model", "", "Not measured in this run.", ""]
+
+
+def test_the_model_is_sized_on_the_run_with_master_data_bods_when_there_is_one() -> None:
+    history = {"events": 48.0, "shard_updates": 13.0}
+    orders_only = {"worker": 200.0, "temporal": 100.0}
+    with_bods = {"worker": 350.0, "temporal": 200.0}
+    text = "\n".join(
+        capacity_markdown(
+            {
+                "cpu_ms_per_order": orders_only,
+                "cpu_ms_per_order_with_master_data_bods": with_bods,
+                "history": history,
+            }
+        )
+    )
+    assert "| worker | 200 ms | 350 ms |" in text
+    assert "| all | 300 ms | 550 ms |" in text
+    assert "a worker process used 350 ms of CPU per Paid order" in text
+    only = "\n".join(capacity_markdown({"cpu_ms_per_order": orders_only, "history": history}))
+    assert "| worker | 200 ms | not measured |" in only
+    assert "a worker process used 200 ms of CPU per Paid order" in only
