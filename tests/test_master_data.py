@@ -380,11 +380,15 @@ async def test_m3_balance_change_reaches_bng_inventory(stack: Stack) -> None:
     await m3_call(
         stack, "MMS850MI", "AddAdjust", **_adjust(stack, warehouse="100", item="BIKE-RED-26", quantity="3")
     )
-    balance = await m3_get(stack, "MMS200MI", "GetItmWhsBal", WHLO="100", ITNO="BIKE-RED-26")
+    await _bng_follows_m3_balance(stack, warehouse="100", item="BIKE-RED-26")
+
+
+async def _bng_follows_m3_balance(stack: Stack, *, warehouse: str, item: str) -> None:
+    balance = await m3_get(stack, "MMS200MI", "GetItmWhsBal", WHLO=warehouse, ITNO=item)
     assert balance is not None
 
     async def level_matches() -> bool:
-        response = await stack.bng.get("/api/v1/inventory/BIKE-RED-26/100")
+        response = await stack.bng.get(f"/api/v1/inventory/{item}/{warehouse}")
         if response.status_code != 200:
             return False
         return float(response.json()["QuantityOnHand"]) == float(balance["STQT"])
@@ -397,16 +401,7 @@ async def test_a_burst_of_stock_changes_is_synced_once(stack: Stack) -> None:
     adjust = _adjust(stack, warehouse="100", item="BIKE-BLU-28", quantity="1")
     for _ in range(3):
         await m3_call(stack, "MMS850MI", "AddAdjust", **adjust)
-    balance = await m3_get(stack, "MMS200MI", "GetItmWhsBal", WHLO="100", ITNO="BIKE-BLU-28")
-    assert balance is not None
-
-    async def level_matches() -> bool:
-        response = await stack.bng.get("/api/v1/inventory/BIKE-BLU-28/100")
-        if response.status_code != 200:
-            return False
-        return float(response.json()["QuantityOnHand"]) == float(balance["STQT"])
-
-    await eventually(level_matches, what="BNG inventory to follow M3")
+    await _bng_follows_m3_balance(stack, warehouse="100", item="BIKE-BLU-28")
     handle = stack.client.get_workflow_handle(entity_workflow_id("inventory", "BIKE-BLU-28/100"))
     view = await handle.query(EntitySyncWorkflow.status)
     assert view.changes_seen >= 3
