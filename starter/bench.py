@@ -72,6 +72,51 @@ DOCS = Path("docs") / "benchmarks.md"
 VAR_PROFILES = VAR / "bench-profiles"
 
 
+def cpu_bound_markdown(result: dict[str, Any]) -> list[str]:
+    """Why a throughput target is missed: what the whole stack's CPU per order allows on these
+    cores, beside what was reached. py-spy's samples (below) say where the worker's share goes."""
+    cores = result["machine"]["cores"] or 1
+    runs = [
+        (
+            "webhook → confirmed M3 order, latency 0",
+            result.get("to_m3", {}).get("latency_0", {}),
+            "orders_per_second",
+        ),
+        (
+            "lifecycle to Paid, orders only",
+            {**result.get("capacity", {}), **result["order_to_cash"]},
+            "orders_per_second_to_paid",
+        ),
+    ]
+    lines = [
+        "## What the cores allow",
+        "",
+        f"Every process of the stack shares the machine's {cores} cores, so the CPU one order costs "
+        "all of them together (from `/proc`, during the run) bounds the throughput at "
+        "cores ÷ CPU per order, however the work is spread. The sandboxes stand in for M3 and BNG, "
+        "which in production run on their own machines: the last column leaves them out.",
+        "",
+        "| run | CPU per order: worker / Temporal / sandboxes / receiver | all | bound on "
+        f"{cores} cores | reached | bound without the sandboxes |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    measured = False
+    for title, run, rate in runs:
+        cpu: dict[str, float] = run.get("cpu_ms_per_order") or {}
+        if not cpu:
+            continue
+        measured = True
+        worker = sum(ms for name, ms in cpu.items() if name.startswith("worker"))
+        sandboxes = sum(ms for name, ms in cpu.items() if name.endswith("sandbox"))
+        total = sum(cpu.values())
+        lines.append(
+            f"| {title} | {worker:.0f} / {cpu.get('temporal', 0):.0f} / {sandboxes:.0f} / "
+            f"{cpu.get('receiver', 0):.0f} ms | {total:.0f} ms | {ratio(cores * 1000, total)} orders/s | "
+            f"{run.get(rate)} orders/s | {ratio(cores * 1000, total - sandboxes)} orders/s |"
+        )
+    return [*lines, ""] if measured else []
+
+
 def profile_markdown(profile: dict[str, list[tuple[str, float]]]) -> list[str]:
     """Where the worker's CPU went in the to-M3 runs, before (naive) and after (product)."""
     if not any(profile.values()):
@@ -285,8 +330,13 @@ async def bench(plan: Plan) -> dict[str, Any]:
         result["ceiling"] = await timer.run("engine ceiling", lambda: _ceiling(client, stack, plan))
         await run_to_m3("warm-up", plan.warm_up_orders)
         profiles = VAR_PROFILES
+        pids = {name: process.pid for name, process in stack.processes.items()}
+        cpu_before = cpu_snapshot(pids)
         with sampled(stack.processes["worker"].pid, profiles / "worker-product.txt"):
             to_m3["latency_0"] = await run_to_m3("to M3, latency 0", plan.to_m3_orders)
+        to_m3["latency_0"]["cpu_ms_per_order"] = cpu_per_order(
+            cpu_before, cpu_snapshot(pids), to_m3["latency_0"]["confirmed"]
+        )
         await m3.knobs(latency_ms=plan.m3_latency_ms)
         try:
             to_m3["latency_50"] = await run_to_m3(
@@ -604,6 +654,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
     if "bulk" in result:
         lines += [*bulk_markdown(result["bulk"]), ""]
     lines += capacity_markdown(result.get("capacity", {}))
+    lines += cpu_bound_markdown(result)
     lines += profile_markdown(result.get("profile", {}))
     if seconds := result.get("scenario_seconds"):
         lines += [

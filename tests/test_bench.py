@@ -213,3 +213,20 @@ def test_the_master_data_bods_side_load_gets_its_own_column(result: dict[str, An
     text = markdown(result, "make bench")
     assert "| figure | orders only (M3 sends no master-data BODs) | with M3's master-data BODs" in text
     assert "| first order placed → last order paid | 50.0 s (4.0 orders/s) | 80.0 s (2.5 orders/s) |" in text
+
+
+def test_what_the_cores_allow_sets_cpu_per_order_beside_the_rate_reached(result: dict[str, Any]) -> None:
+    result["to_m3"]["latency_0"]["cpu_ms_per_order"] = {
+        "worker": 60.0,
+        "temporal": 25.0,
+        "m3-sandbox": 25.0,
+        "bng-sandbox": 15.0,
+        "receiver": 5.0,
+    }
+    text = markdown(result, "make bench")
+    assert (
+        "| webhook → confirmed M3 order, latency 0 | 60 / 25 / 40 / 5 ms | 130 ms | 15.38 orders/s "
+        "| 18.0 orders/s | 22.22 orders/s |"
+    ) in text
+    del result["to_m3"]["latency_0"]["cpu_ms_per_order"]
+    assert "## What the cores allow" not in markdown(result, "make bench")
