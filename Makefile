@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/pytest -q
 
 # Both write var/bench.json and docs/benchmarks.md: engine ceiling, to M3 (latency 0 and 50 ms,
-# naive design, two workers, quota), lifecycle to Paid, intake, bulk. `make bench`: 20-30 minutes,
+# naive design, two workers, quota), lifecycle to Paid, intake, bulk. `make bench`: about 18 minutes,
 # most of it the bulk load of 100,000 items and the intake's drain checks.
 bench: install
 	$(BIN)/python -m starter.bench

@@ -92,9 +92,11 @@ def cpu_bound_markdown(result: dict[str, Any]) -> list[str]:
         "## What the cores allow",
         "",
         f"Every process of the stack shares the machine's {cores} cores, so the CPU one order costs "
-        "all of them together (from `/proc`, during the run) bounds the throughput at "
-        "cores ÷ CPU per order, however the work is spread. The sandboxes stand in for M3 and BNG, "
-        "which in production run on their own machines: the last column leaves them out.",
+        "all of them together bounds the throughput at about cores ÷ CPU per order, however the "
+        "work is spread. The CPU is read from `/proc` over the whole run, the bench's own reads of "
+        "the results included, so a rate reached can sit a little above its bound. The sandboxes "
+        "stand in for M3 and BNG, which in production run on their own machines: the last column "
+        "leaves them out.",
         "",
         "| run | CPU per order: worker / Temporal / sandboxes / receiver | all | bound on "
         f"{cores} cores | reached | bound without the sandboxes |",
