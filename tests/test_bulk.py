@@ -3,8 +3,11 @@ created in BNG in batches, exactly once, without racing the records' own workflo
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
 
 from activities.master_data import entity_workflows
 from activities.master_data.bulk_echoes import is_creation_echo
@@ -115,22 +118,25 @@ async def test_a_record_whose_workflow_runs_is_left_to_it(stack: Stack) -> None:
     assert set((await created_events(stack, skus)).values()) == {1}
 
 
+@contextlib.asynccontextmanager
+async def answers_lost_after_commit(stack: Stack, path: str) -> AsyncIterator[list[dict[str, Any]]]:
+    """BNG commits each POST to ``path``, then answers 503 (10 times at most); yields the fault
+    rules still pending when the block ends (a rule whose count is used up is gone)."""
+    fault = {"method": "POST", "path_prefix": path, "status": 503, "after_commit": True, "count": 10}
+    assert (await stack.bng.post("/_sandbox/faults", json=fault)).status_code == 200
+    pending: list[dict[str, Any]] = []
+    try:
+        yield pending
+        pending += (await stack.bng.get("/_sandbox/faults")).json()
+    finally:
+        await stack.bng.delete("/_sandbox/faults")
+
+
 async def test_a_lost_answer_on_the_batch_does_not_create_twice(stack: Stack) -> None:
     skus = await seed_m3_items(stack, 30)
     # BNG commits the batch, then the answer is lost, on every attempt of the client.
-    fault = {
-        "method": "POST",
-        "path_prefix": "/api/v1/products/batch",
-        "status": 503,
-        "after_commit": True,
-        "count": 10,
-    }
-    assert (await stack.bng.post("/_sandbox/faults", json=fault)).status_code == 200
-    try:
+    async with answers_lost_after_commit(stack, "/api/v1/products/batch") as pending:
         await reconcile(stack, "product")
-        pending = (await stack.bng.get("/_sandbox/faults")).json()
-    finally:
-        await stack.bng.delete("/_sandbox/faults")
     assert pending and pending[0]["count"] < 10, "the batch never lost its answer"
 
     assert set(await bng_products(stack, skus)) == set(skus)
@@ -141,19 +147,8 @@ async def test_a_lost_answer_on_the_batch_does_not_create_twice(stack: Stack) ->
 async def test_a_lost_answer_on_a_balance_batch_does_not_set_a_level_twice(stack: Stack) -> None:
     skus = await seed_m3_items(stack, 20)
     await reconcile(stack, "product")
-    fault = {
-        "method": "POST",
-        "path_prefix": "/api/v1/inventory/batch",
-        "status": 503,
-        "after_commit": True,
-        "count": 10,
-    }
-    assert (await stack.bng.post("/_sandbox/faults", json=fault)).status_code == 200
-    try:
+    async with answers_lost_after_commit(stack, "/api/v1/inventory/batch") as pending:
         report = await reconcile(stack, "inventory")
-        pending = (await stack.bng.get("/_sandbox/faults")).json()
-    finally:
-        await stack.bng.delete("/_sandbox/faults")
     # A rule whose count is used up is removed: either way the batch lost its answer.
     assert not pending or pending[0]["count"] < 10, "the balance batch never lost its answer"
 

@@ -94,10 +94,8 @@ async def read_bng_page(
 async def products_present(bng: BngClient, balance_keys: Sequence[str]) -> set[str]:
     """The SKUs of ``balance_keys`` ("SKU/WHLO") that BNG has a product for: a batch read per 500."""
     skus = sorted({split_inventory_key(key)[0] for key in balance_keys})
-    found: set[str] = set()
-    for part in await asyncio.gather(*(bng.get_products(chunk) for chunk in _chunks(skus))):
-        found.update(part)
-    return found
+    found = await read_bng_page("product", bng, None, skus)
+    return {sku for sku, product in found.items() if product is not None}
 
 
 async def m3_keys_present(entity: str, m3: M3Client, m3_side: M3Records, keys: Sequence[str]) -> set[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -418,14 +418,7 @@ class BngClient:
         """Create the products BNG does not have yet (at most 500) in one call; one it has is left
         as it is. Per product: ``{"key", "status": "created" | "exists", "item"}``. The key makes
         a resent batch answer with the first answer instead of acting again."""
-        if len(products) > PRODUCT_BATCH_MAX:
-            raise ValueError(f"create_products takes at most {PRODUCT_BATCH_MAX} products at once")
-        body = {"products": [_dump(product) for product in products]}
-        response = await self._request(
-            "POST", f"{API}/products/batch", json=body, idempotency_key=idempotency_key
-        )
-        results: list[dict[str, Any]] = response.json()["results"]
-        return results
+        return await self._create_batch("products", products, idempotency_key=idempotency_key)
 
     async def delete_product(self, sku: str) -> None:
         """Delete the product in BNG (emits product.deleted); ``BngNotFoundError`` if unknown."""
@@ -487,11 +480,17 @@ class BngClient:
     ) -> list[dict[str, Any]]:
         """Set the levels BNG has none of yet (at most 500) in one call; an existing one is left
         as it is. Per level: ``{"key": "SKU/Warehouse", "status": "created" | "exists", "item"}``."""
-        if len(levels) > PRODUCT_BATCH_MAX:
-            raise ValueError(f"create_inventory_levels takes at most {PRODUCT_BATCH_MAX} levels at once")
-        body = {"levels": [_dump(level) for level in levels]}
+        return await self._create_batch("inventory", levels, idempotency_key=idempotency_key, field="levels")
+
+    async def _create_batch(
+        self, resource: str, records: Sequence[BaseModel], *, idempotency_key: str, field: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``POST /<resource>/batch`` with the records under ``field`` (default: the resource)."""
+        if len(records) > PRODUCT_BATCH_MAX:
+            raise ValueError(f"a {resource} batch takes at most {PRODUCT_BATCH_MAX} records at once")
+        body = {field or resource: [_dump(record) for record in records]}
         response = await self._request(
-            "POST", f"{API}/inventory/batch", json=body, idempotency_key=idempotency_key
+            "POST", f"{API}/{resource}/batch", json=body, idempotency_key=idempotency_key
         )
         results: list[dict[str, Any]] = response.json()["results"]
         return results

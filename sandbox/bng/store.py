@@ -131,6 +131,10 @@ class Page(BaseModel):
     next_cursor: str | None = None
 
 
+# Records per batch call and SKUs per sku_in read, as eCommerce bulk APIs commonly allow.
+MAX_BATCH = 500
+
+
 class BatchItemResult(BaseModel):
     """One record of a batch create: created now, or already there (left as it was)."""
 
@@ -374,28 +378,8 @@ class BngStore:
         keys = [document_key(kind, body) for body in bodies]
         if len(set(keys)) != len(keys):
             raise invalid([{"field": spec.key_field, "message": "given twice", "type": "value_error"}])
-        results: list[BatchItemResult] = []
         with self._transaction() as session:
-            existing = {
-                document.key: document.body
-                for document in session.scalars(
-                    select(Document).where(Document.kind == kind, Document.key.in_(keys))
-                )
-            }
-            rows = []
-            for key, body in zip(keys, bodies, strict=True):
-                if key in existing:
-                    results.append(BatchItemResult(key=key, status="exists", item=dict(existing[key])))
-                    continue
-                rows.append(
-                    {"kind": kind, "key": key, "parent": None, "updated_at": _timestamp(body), "body": body}
-                )
-                results.append(BatchItemResult(key=key, status="created", item=body))
-            if rows:
-                session.execute(insert(Document), rows)
-                items = [(row["body"], f"{kind}:{row['key']}") for row in rows]
-                outbox.enqueue_many(session, spec.created, items)
-        return results
+            return _create_missing(session, kind, keys, bodies, spec.created)
 
     def update(self, kind: str, key: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Partial update; the id cannot change. Nothing changed: no new UpdatedAt, no webhook."""
@@ -1056,14 +1040,7 @@ class BngStore:
             raise invalid(
                 [{"field": "levels", "message": "a SKU/Warehouse given twice", "type": "value_error"}]
             )
-        results: list[BatchItemResult] = []
         with self._transaction() as session:
-            existing = {
-                document.key: document.body
-                for document in session.scalars(
-                    select(Document).where(Document.kind == INVENTORY, Document.key.in_(keys))
-                )
-            }
             if strict_references:
                 skus = sorted({str(body["SKU"]) for body in bodies})
                 known = set(
@@ -1073,26 +1050,7 @@ class BngStore:
                 )
                 if missing := [sku for sku in skus if sku not in known]:
                     raise not_found(PRODUCT, missing[0])
-            rows = []
-            for key, body in zip(keys, bodies, strict=True):
-                if key in existing:
-                    results.append(BatchItemResult(key=key, status="exists", item=dict(existing[key])))
-                    continue
-                rows.append(
-                    {
-                        "kind": INVENTORY,
-                        "key": key,
-                        "parent": None,
-                        "updated_at": _timestamp(body),
-                        "body": body,
-                    }
-                )
-                results.append(BatchItemResult(key=key, status="created", item=body))
-            if rows:
-                session.execute(insert(Document), rows)
-                items = [(row["body"], f"inventory:{row['key']}") for row in rows]
-                outbox.enqueue_many(session, WebhookEventType.INVENTORY_UPDATED, items)
-        return results
+            return _create_missing(session, INVENTORY, keys, bodies, WebhookEventType.INVENTORY_UPDATED)
 
     # -- webhooks and housekeeping ------------------------------------------------------------
 
@@ -1141,3 +1099,26 @@ def _merge_po_lines(stored: list[dict[str, Any]], lines: list[PurchaseOrderLine]
     for number, old in before.items():
         merged.setdefault(number, old.model_copy(update={"Cancelled": True}))
     return [merged[number] for number in sorted(merged)]
+
+
+def _create_missing(
+    session: Session, kind: str, keys: list[str], bodies: list[dict[str, Any]], event_type: str
+) -> list[BatchItemResult]:
+    """A batch create: insert the documents whose key is new, in one statement, emitting
+    ``event_type`` for each; an existing one is left exactly as it is and answered ``exists``."""
+    existing = {
+        document.key: document.body
+        for document in session.scalars(select(Document).where(Document.kind == kind, Document.key.in_(keys)))
+    }
+    results: list[BatchItemResult] = []
+    rows = []
+    for key, body in zip(keys, bodies, strict=True):
+        if key in existing:
+            results.append(BatchItemResult(key=key, status="exists", item=dict(existing[key])))
+            continue
+        rows.append({"kind": kind, "key": key, "parent": None, "updated_at": _timestamp(body), "body": body})
+        results.append(BatchItemResult(key=key, status="created", item=body))
+    if rows:
+        session.execute(insert(Document), rows)
+        outbox.enqueue_many(session, event_type, [(row["body"], f"{kind}:{row['key']}") for row in rows])
+    return results

@@ -12,7 +12,7 @@ from clients.bng.models import InventoryLevel
 from sandbox.bng.api.deps import ApiClient, PagingParams, api_dependencies, idempotent, json
 from sandbox.bng.errors import invalid
 from sandbox.bng.state import Sandbox
-from sandbox.bng.store import INVENTORY, BatchItemResult, InventoryUpdate, Page
+from sandbox.bng.store import INVENTORY, MAX_BATCH, BatchItemResult, InventoryUpdate, Page
 
 router = APIRouter(prefix="/inventory", tags=["inventory"], dependencies=api_dependencies)
 
@@ -24,14 +24,14 @@ async def list_inventory(
     sku: Annotated[str | None, Query()] = None,
     warehouse: Annotated[str | None, Query()] = None,
     sku_in: Annotated[
-        str | None, Query(description="comma-separated SKUs of one warehouse: only these (at most 500)")
+        str | None, Query(description=f"comma-separated SKUs of one warehouse (at most {MAX_BATCH})")
     ] = None,
 ) -> JSONResponse:
     keys = None
     if sku_in is not None:
         skus = [item for item in sku_in.split(",") if item]
-        if warehouse is None or len(skus) > 500:
-            message = "needs warehouse, and at most 500 SKUs"
+        if warehouse is None or len(skus) > MAX_BATCH:
+            message = f"needs warehouse, and at most {MAX_BATCH} SKUs"
             raise invalid([{"field": "sku_in", "message": message, "type": "value_error"}])
         keys = [f"{item}/{warehouse}" for item in skus]
     page = sandbox.store.list_documents(
@@ -41,7 +41,7 @@ async def list_inventory(
 
 
 class InventoryBatch(BaseModel):
-    levels: list[InventoryLevel] = Field(min_length=1, max_length=500)
+    levels: list[InventoryLevel] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 @router.post("/batch", response_model=dict[str, list[BatchItemResult]])

@@ -17,11 +17,9 @@ from clients.bng.models import Product
 from sandbox.bng.api.deps import ApiClient, PagingParams, api_dependencies, idempotent, json
 from sandbox.bng.errors import invalid
 from sandbox.bng.state import Sandbox
-from sandbox.bng.store import PRODUCT, BatchItemResult, Page
+from sandbox.bng.store import MAX_BATCH, PRODUCT, BatchItemResult, Page
 
 router = APIRouter(prefix="/products", tags=["products"], dependencies=api_dependencies)
-
-MAX_BATCH = 500
 
 
 class ProductBatch(BaseModel):
